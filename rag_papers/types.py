@@ -1,0 +1,159 @@
+"""The data that flows through rag_papers: papers in, answers out."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+_ARXIV_ID = re.compile(r"(\d{4}\.\d{4,5})(v\d+)?")
+
+
+def normalize_title(title: str) -> str:
+    """Fold case, accents, punctuation and white space so one paper has one key.
+
+    Listing files wrap and punctuate the same title differently; this is the key used
+    to dedupe papers without an arXiv id and to match gold titles in evaluations.
+    """
+    text = unicodedata.normalize("NFKD", title)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    text = re.sub(r"[^\w]+", " ", text)
+    return " ".join(text.split())
+
+
+def clean_arxiv_id(value: str | None) -> str | None:
+    """Return the bare new-style arXiv id (2103.00020) found in an id or URL, without version."""
+    if not value:
+        return None
+    m = _ARXIV_ID.search(value)
+    return m.group(1) if m else None
+
+
+@dataclass
+class Paper:
+    """One paper as read from a collection; the unit that is deduplicated and cited."""
+
+    title: str
+    abstract: str
+    authors: list[str] = field(default_factory=list)
+    n_authors: int | None = None
+    published: str | None = None  # ISO date (YYYY-MM-DD) or None; never a guessed year
+    date_text: str | None = None  # the date as the source showed it, e.g. "Apr 1"
+    url: str | None = None
+    arxiv_id: str | None = None
+    categories: list[str] = field(default_factory=list)
+    source: str = ""  # file:line it was read from (first occurrence)
+
+    @property
+    def year(self) -> int | None:
+        return int(self.published[:4]) if self.published else None
+
+    @property
+    def paper_id(self) -> str:
+        """Stable id: the arXiv id when known, else a hash of the normalised title."""
+        if self.arxiv_id:
+            return f"arxiv:{self.arxiv_id}"
+        digest = hashlib.sha1(normalize_title(self.title).encode()).hexdigest()[:16]
+        return f"title:{digest}"
+
+    @property
+    def dedup_key(self) -> str:
+        return normalize_title(self.title)
+
+    @property
+    def content_hash(self) -> str:
+        """Changes when anything that is embedded or shown changes; drives incremental ingest."""
+        parts = [
+            self.title,
+            self.abstract,
+            "|".join(self.authors),
+            str(self.n_authors),
+            str(self.published),
+            str(self.date_text),
+            str(self.url),
+            "|".join(self.categories),
+        ]
+        return hashlib.sha1("\x1f".join(parts).encode()).hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["paper_id"] = self.paper_id
+        d["year"] = self.year
+        return d
+
+
+@dataclass
+class Citation:
+    """A numbered reference in an answer, with the sentence of the abstract that supports it."""
+
+    number: int
+    paper_id: str
+    title: str
+    url: str | None
+    published: str | None
+    quote: str
+    score: float
+    date_text: str | None = None
+    added_by_code: bool = False  # True when post-hoc attribution added it to an uncited sentence
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class RetrievedPaper:
+    """One paper returned by retrieval, with the chunks that matched and its fused score."""
+
+    paper_id: str
+    title: str
+    abstract: str
+    score: float
+    metadata: dict[str, Any] = field(default_factory=dict)
+    chunks: list[str] = field(default_factory=list)
+    dense_rank: int | None = None
+    bm25_rank: int | None = None
+    dense_score: float | None = None  # best cosine similarity of its chunks to the question
+    bm25_score: float | None = None
+
+    @property
+    def url(self) -> str | None:
+        return self.metadata.get("url") or None
+
+    @property
+    def published(self) -> str | None:
+        return self.metadata.get("published") or None
+
+    @property
+    def date_text(self) -> str | None:
+        return self.metadata.get("date_text") or None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    """What answer() returns: text with [n] markers plus everything needed to check it."""
+
+    question: str
+    text: str
+    citations: list[Citation]
+    abstained: bool
+    contexts: list[RetrievedPaper]
+    mode: str
+    model: str
+    usage: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    settings_hash: str = ""
+    dropped_citations: list[int] = field(default_factory=list)
+    standalone_question: str | None = None
+
+    @property
+    def references(self) -> list[Citation]:
+        return self.citations
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        return d

@@ -1,0 +1,309 @@
+"""A real HTTP server that speaks the chat-completions API and misbehaves on cue.
+
+The LLM client is tested through the real `openai` package over real HTTP, so what is
+checked is what a user would meet: status codes, `Retry-After` headers, time-outs,
+malformed bodies and SSE streams. Behaviours are queued, one per request, in order:
+
+    fault_server.status(429, retry_after=1).status(500).ok("hello")
+
+and every request is recorded (`.requests`) with its arrival time, headers and JSON body.
+A request that finds the queue empty gets a 400 that says so, which fails the test loudly.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+CHAT_PATHS = ("/v1/chat/completions", "/chat/completions")
+
+
+@dataclass
+class RecordedRequest:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    at: float  # time.monotonic() when the request arrived
+
+
+@dataclass
+class Behaviour:
+    kind: str  # ok, status, slow, malformed, stream, broken_stream
+    text: str = ""
+    code: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | None = None
+    seconds: float = 0.0
+    usage: bool = True
+    pieces: list[str] | None = None
+
+
+def _usage(prompt: int = 11, completion: int = 7) -> dict[str, int]:
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+class FaultServer:
+    """Scriptable OpenAI-compatible server on 127.0.0.1 and a free port, run in a thread."""
+
+    def __init__(self) -> None:
+        self.requests: list[RecordedRequest] = []
+        self._queue: deque[Behaviour] = deque()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self._httpd.daemon_threads = True
+        self.port = self._httpd.server_address[1]
+        self.root_url = f"http://127.0.0.1:{self.port}"
+        self.base_url = f"{self.root_url}/v1"
+        # A short poll interval so shutdown() returns quickly after each test.
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> FaultServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()  # wakes slow() handlers
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    # -- script --------------------------------------------------------------------------
+
+    def push(self, behaviour: Behaviour) -> FaultServer:
+        with self._lock:
+            self._queue.append(behaviour)
+        return self
+
+    def ok(self, text: str = "ok", *, usage: bool = True) -> FaultServer:
+        """A normal JSON chat completion (with usage unless usage=False)."""
+        return self.push(Behaviour("ok", text=text, usage=usage))
+
+    def status(
+        self, code: int, *, retry_after: float | str | None = None, body: str | None = None
+    ) -> FaultServer:
+        """An error status with an OpenAI-style JSON error body and optional Retry-After."""
+        headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+        return self.push(Behaviour("status", code=code, headers=headers, body=body))
+
+    def slow(self, seconds: float, text: str = "too late") -> FaultServer:
+        """Wait `seconds` before answering (use more than the client's time-out)."""
+        return self.push(Behaviour("slow", text=text, seconds=seconds))
+
+    def malformed(self, body: str = '{"choices": [ this is not json') -> FaultServer:
+        """200 with Content-Type application/json and a body that is not a completion."""
+        return self.push(Behaviour("malformed", body=body))
+
+    def stream(
+        self, text: str, *, pieces: list[str] | None = None, usage: bool = True
+    ) -> FaultServer:
+        """An SSE stream of `text` word by word (or the given pieces), usage if asked for."""
+        return self.push(Behaviour("stream", text=text, pieces=pieces, usage=usage))
+
+    def broken_stream(self, pieces: list[str]) -> FaultServer:
+        """An SSE stream that sends `pieces` then drops the connection without finishing."""
+        return self.push(Behaviour("broken_stream", pieces=pieces))
+
+    # -- inspection ----------------------------------------------------------------------
+
+    @property
+    def attempts(self) -> int:
+        return len(self.requests)
+
+    @property
+    def pending(self) -> int:
+        """Behaviours still queued (0 when every scripted response was consumed)."""
+        return len(self._queue)
+
+    def gaps(self) -> list[float]:
+        """Seconds between consecutive requests: how long the client waited to retry."""
+        times = [r.at for r in self.requests]
+        return [b - a for a, b in itertools.pairwise(times)]
+
+    def _next(self) -> Behaviour | None:
+        with self._lock:
+            return self._queue.popleft() if self._queue else None
+
+    def _record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+
+def _split(text: str) -> list[str]:
+    """Words with their following spaces kept, so joining the pieces gives the text back."""
+    pieces: list[str] = []
+    for word in text.split(" "):
+        pieces.append(word + " ")
+    pieces[-1] = pieces[-1][:-1]
+    return [p for p in pieces if p]
+
+
+def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"  # one request per connection: simple and predictable
+
+        def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+            pass
+
+        def do_GET(self) -> None:
+            if self.path.rstrip("/") in ("/v1/models", "/models"):
+                self._json(
+                    200, {"object": "list", "data": [{"id": "fault-model", "object": "model"}]}
+                )
+            else:
+                self._json(
+                    404, {"error": {"message": f"no route {self.path}", "type": "not_found"}}
+                )
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body = json.loads(raw or b"{}")
+            except ValueError:
+                body = {"_raw": raw.decode("utf-8", "replace")}
+            server._record(
+                RecordedRequest(self.path, dict(self.headers.items()), body, time.monotonic())
+            )
+            if self.path not in CHAT_PATHS:
+                self._json(
+                    404, {"error": {"message": f"no route {self.path}", "type": "not_found"}}
+                )
+                return
+            behaviour = server._next()
+            try:
+                self._serve(behaviour, body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (time-out); that is the point of slow()
+
+        def _serve(self, b: Behaviour | None, request: dict[str, Any]) -> None:
+            model = str(request.get("model", "unknown"))
+            if b is None:
+                self._json(
+                    400,
+                    {
+                        "error": {
+                            "message": "fault_server: no behaviour queued for this request",
+                            "type": "invalid_request_error",
+                        }
+                    },
+                )
+            elif b.kind == "ok":
+                self._json(200, _completion(model, b.text, b.usage))
+            elif b.kind == "status":
+                body = b.body or json.dumps(
+                    {
+                        "error": {
+                            "message": f"scripted status {b.code}",
+                            "type": "scripted",
+                            "code": str(b.code),
+                        }
+                    }
+                )
+                self._send(b.code, body.encode(), "application/json", b.headers)
+            elif b.kind == "slow":
+                if server._stopping.wait(b.seconds):
+                    return
+                self._json(200, _completion(model, b.text, True))
+            elif b.kind == "malformed":
+                self._send(200, (b.body or "").encode(), "application/json", {})
+            elif b.kind in ("stream", "broken_stream"):
+                self._stream(b, model, request)
+            else:  # pragma: no cover - a typo in a test
+                raise ValueError(f"unknown behaviour {b.kind}")
+
+        def _stream(self, b: Behaviour, model: str, request: dict[str, Any]) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            if b.kind == "broken_stream":
+                # Promise more than we send, then hang up: the client sees a truncated body.
+                self.send_header("Content-Length", "1000000")
+            self.end_headers()
+            pieces = b.pieces if b.pieces is not None else _split(b.text)
+            first = _chunk(model, {"role": "assistant", "content": ""}, None)
+            self._event(first)
+            for piece in pieces:
+                self._event(_chunk(model, {"content": piece}, None))
+            if b.kind == "broken_stream":
+                self.close_connection = True
+                return
+            self._event(_chunk(model, {}, "stop"))
+            wants_usage = bool((request.get("stream_options") or {}).get("include_usage"))
+            if b.usage and wants_usage:
+                usage_chunk = _chunk(model, None, None)
+                usage_chunk["usage"] = _usage(completion=len(pieces))
+                self._event(usage_chunk)
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+
+        def _event(self, data: dict[str, Any]) -> None:
+            self.wfile.write(b"data: " + json.dumps(data).encode() + b"\n\n")
+            self.wfile.flush()
+
+        def _json(self, code: int, data: dict[str, Any]) -> None:
+            self._send(code, json.dumps(data).encode(), "application/json", {})
+
+        def _send(self, code: int, payload: bytes, ctype: str, headers: dict[str, str]) -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(payload)))
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
+    return Handler
+
+
+def _completion(model: str, text: str, usage: bool) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": "chatcmpl-fault",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        ],
+    }
+    if usage:
+        data["usage"] = _usage()
+    return data
+
+
+def _chunk(model: str, delta: dict[str, Any] | None, finish: str | None) -> dict[str, Any]:
+    choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+    return {
+        "id": "chatcmpl-fault",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": choices,
+    }
+
+
+@pytest.fixture(name="fault_server")
+def fault_server_fixture() -> Iterator[FaultServer]:
+    """A started FaultServer, stopped after the test."""
+    server = FaultServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
