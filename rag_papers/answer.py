@@ -22,9 +22,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from rag_papers import _offline  # noqa: F401
-from rag_papers import prompts
+from rag_papers import templates
 from rag_papers.errors import QuestionError
-from rag_papers.evidence import Support, content_terms, coverage, rank_support, split_sentences
+from rag_papers.evidence import (
+    Support,
+    content_terms,
+    named_terms,
+    quantity_terms,
+    rank_support,
+    specific_terms,
+    split_sentences,
+    states_number,
+)
 from rag_papers.retrieve import Filters, Retriever
 from rag_papers.settings import Settings
 from rag_papers.types import Answer, Citation, RetrievedPaper
@@ -146,12 +155,14 @@ class Pipeline:
         mode: str | None = None,
         history: str = "",
     ) -> Answer:
-        answer = None
-        for item in self.stream(question, filters=filters, k=k, mode=mode, history=history):
-            if isinstance(item, Answer):
-                answer = item
-        assert answer is not None
-        return answer
+        question, mode, contexts, t_retr = self.prepare(question, filters=filters, k=k, mode=mode)
+        t0 = time.perf_counter()
+        if mode == "extractive":
+            draft = self.extract(question, contexts)
+        else:
+            reply = self.llm().complete(self.messages(question, contexts, history))
+            draft = _Draft(reply.text, reply.model, dict(reply.usage))
+        return self.finish(question, mode, contexts, draft, t_retr, time.perf_counter() - t0)
 
     def stream(
         self,
@@ -167,8 +178,7 @@ class Pipeline:
         t0 = time.perf_counter()
         if mode == "extractive":
             draft = self.extract(question, contexts)
-            for piece in re.findall(r"\S+\s*", draft.text):
-                yield piece
+            yield from re.findall(r"\S+\s*", draft.text)
         else:
             messages = self.messages(question, contexts, history)
             llm = self.llm()
@@ -176,8 +186,11 @@ class Pipeline:
             for delta in llm.stream(messages):
                 parts.append(delta)
                 yield delta
+            text = "".join(parts)
             usage = dict(getattr(llm, "last_usage", {}) or {})
-            draft = _Draft("".join(parts), getattr(llm, "model", self.settings.llm_model), usage)
+            if not usage.get("total_tokens"):  # many local servers send no usage when streaming
+                usage = estimate_usage(messages, text, self.settings.llm_model)
+            draft = _Draft(text, getattr(llm, "model", self.settings.llm_model), usage)
         yield self.finish(question, mode, contexts, draft, t_retr, time.perf_counter() - t0)
 
     async def arun(
@@ -204,10 +217,11 @@ class Pipeline:
             return _Draft(CANNOT_ANSWER, model, {})
         q_vec = self.retriever.embed_model.get_query_embedding(question)
         ranked = [(n, self._support(question, p, q_vec)) for n, p in enumerate(contexts, start=1)]
-        best = max(sups[0].score for _, sups in ranked)
-        if best < self.settings.abstain_threshold:
-            log.info("extractive: best support %.3f < %.3f, abstaining", best, self.settings.abstain_threshold)
+        reason = self.abstain_reason(question, contexts, [sups for _, sups in ranked])
+        if reason:
+            log.info("extractive: abstaining: %s", reason)
             return _Draft(CANNOT_ANSWER, model, {})
+        best = max(sups[0].score for _, sups in ranked)
         floor = max(self.settings.abstain_threshold, 0.8 * best)
         chosen = [(n, sups) for n, sups in ranked if sups[0].score >= floor][:MAX_PAPERS]
         picks: list[tuple[int, Support]] = [(n, sups[0]) for n, sups in chosen]
@@ -220,9 +234,37 @@ class Pipeline:
             lines.append(" ".join(f"{_strip_end(s.sentence)} [{n}]." for s in sents))
         return _Draft("\n\n".join(lines), model, {})
 
+    def _gives_number(self, question: str, head: str, paper: RetrievedPaper, sups: list[Support]) -> bool:
+        """A sentence of this paper states a number for the quantity, and the paper is about
+        the thing the question names (if it names one)."""
+        names = named_terms(question)
+        if names and not set(names) & set(content_terms(f"{paper.title} {paper.abstract}")):
+            return False
+        return any(head in content_terms(s.sentence) and states_number(s.sentence, question) for s in sups)
+
+    def abstain_reason(
+        self, question: str, contexts: list[RetrievedPaper], supports: list[list[Support]]
+    ) -> str | None:
+        """Why the retrieved sentences do not answer the question, or None when they may.
+
+        Three tests, cheapest first: a specific name in the question (RWKV, SWE-bench) that
+        the collection never mentions; a question asking for a number that no retrieved
+        sentence gives next to the quantity asked about; and weak support overall.
+        """
+        missing = [word for word, term in specific_terms(question) if self.retriever.df(term) == 0]
+        if missing:
+            return f"the collection never mentions {', '.join(missing)}"
+        for head in quantity_terms(question):
+            if not any(self._gives_number(question, head, paper, sups) for paper, sups in zip(contexts, supports)):
+                return f"no retrieved sentence gives a number for '{head}'"
+        best = max((sups[0].score for sups in supports if sups), default=0.0)
+        if best < self.settings.abstain_threshold:
+            return f"best support {best:.3f} is under the threshold {self.settings.abstain_threshold}"
+        return None
+
     def messages(self, question: str, contexts: list[RetrievedPaper], history: str = "") -> list[dict[str, str]]:
-        system = prompts.render("answer_system", cannot_answer=CANNOT_ANSWER)
-        user = prompts.render(
+        system = templates.render("answer_system", cannot_answer=CANNOT_ANSWER)
+        user = templates.render(
             "answer_user",
             history=f"Conversation so far:\n{history}\n\n" if history else "",
             sources=pack_sources(contexts, self.settings.context_tokens, self.settings.llm_model),
@@ -390,6 +432,14 @@ def pack_sources(contexts: list[RetrievedPaper], budget: int, model: str) -> str
         blocks.append(head + body + tail)
         used += cost + min(len(tokens), room)
     return "\n\n".join(blocks)
+
+
+def estimate_usage(messages: list[dict[str, str]], text: str, model: str) -> dict[str, int]:
+    """Token counts with tiktoken, for servers that report none."""
+    enc = _encoding(model)
+    prompt = sum(len(enc.encode(m["content"])) + 4 for m in messages)
+    completion = len(enc.encode(text))
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
 def _encoding(model: str) -> Any:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from rag_papers import prompts
+from rag_papers import templates
 from rag_papers.answer import Pipeline, validate_question
 from rag_papers.retrieve import Filters, Retriever
 from rag_papers.settings import Settings
@@ -69,7 +69,7 @@ class Assistant:
             return question
         if self.pipeline.resolve_mode(mode) == "openai":
             reply = self.pipeline.llm().complete(
-                [{"role": "user", "content": prompts.render("condense", history=self.history_text(), question=question)}]
+                [{"role": "user", "content": templates.render("condense", history=self.history_text(), question=question)}]
             )
             rewritten = " ".join(reply.text.split())
             return rewritten or question
@@ -81,20 +81,19 @@ class Assistant:
         standalone = self.standalone(question, mode)
         history = self.history_text()
         for item in self.pipeline.stream(standalone, filters=filters, k=k, mode=mode, history=history):
-            if isinstance(item, Answer):
-                item.question = question
-                item.standalone_question = standalone
-                self.turns.append(Turn(question, standalone, item))
-            yield item
+            yield self._record(question, standalone, item) if isinstance(item, Answer) else item
 
     def ask(
         self, question: str, *, filters: Filters | None = None, k: int | None = None, mode: str | None = None
     ) -> Answer:
-        result = None
-        for item in self.stream(question, filters=filters, k=k, mode=mode):
-            if isinstance(item, Answer):
-                result = item
-        assert result is not None
+        standalone = self.standalone(question, mode)
+        result = self.pipeline.run(standalone, filters=filters, k=k, mode=mode, history=self.history_text())
+        return self._record(question, standalone, result)
+
+    def _record(self, question: str, standalone: str, result: Answer) -> Answer:
+        result.question = question
+        result.standalone_question = standalone
+        self.turns.append(Turn(question, standalone, result))
         return result
 
 

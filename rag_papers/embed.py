@@ -36,8 +36,20 @@ def local_model_dir() -> Path:
     return folder
 
 
+DEFAULT_OPENAI_EMBED_MODEL = "text-embedding-3-small"
+
+
+def openai_embed_model_name(settings: Settings) -> str:
+    """The API model name: RAG_PAPERS_EMBED_MODEL unless it still names the local default."""
+    if settings.embed_model and settings.embed_model != LOCAL_EMBED_MODEL:
+        return settings.embed_model
+    return DEFAULT_OPENAI_EMBED_MODEL
+
+
 def embed_model_id(settings: Settings) -> str:
     """The name recorded with the collection, so a store is never queried with another model."""
+    if settings.embed_backend == "openai":
+        return f"openai:{openai_embed_model_name(settings)}"
     return f"{settings.embed_backend}:{settings.embed_model}"
 
 
@@ -82,5 +94,8 @@ def make_embed_model(settings: Settings) -> BaseEmbedding:
 
 
 def embedding_dim(model: Any) -> int:
-    """Dimension of a model's vectors (one short probe; cheap next to loading the model)."""
+    """Dimension of a model's vectors: known for OpenAI's models, else one short probe."""
+    known = getattr(model, "dimension", None)
+    if isinstance(known, int):
+        return known
     return len(model.get_text_embedding("dimension probe"))

@@ -57,6 +57,82 @@ def content_terms(text: str) -> list[str]:
     return list(dict.fromkeys(_stemmer().stemWords(words)))
 
 
+_WORD = re.compile(r"[A-Za-z0-9][\w]*(?:-[\w]+)*")
+# "how many X", "what X rate": the question wants a number about X.
+_QUANTITY = re.compile(
+    r"\bhow many((?:\s+[\w-]+){1,4})"
+    r"|\bwhat\s+((?:[\w-]+\s+){0,2}(?:rate|accuracy|percentage|score|speed-?up|size|number)s?)\b",
+    re.IGNORECASE,
+)
+
+
+@lru_cache(maxsize=1)
+def _common_words() -> frozenset[str]:
+    """Whole words of the bundled model's WordPiece vocabulary: a list of common English words."""
+    try:
+        from rag_papers.embed import local_model_dir
+
+        lines = (local_model_dir() / "vocab.txt").read_text(encoding="utf-8").split()
+    except Exception:  # no local model: fall back to the case and digit tests alone
+        return frozenset()
+    return frozenset(w for w in lines if w.isalpha())
+
+
+def specific_terms(question: str) -> list[tuple[str, str]]:
+    """The question's names of specific things, as (word, stemmed term) pairs.
+
+    A word counts when it looks like a name (two or more capitals, as in RWKV or NatureLM,
+    or a digit, as in GPT-4) or is a long word the model's general vocabulary lacks
+    (jailbreak). If the collection never contains such a term it cannot answer the question.
+    """
+    common = _common_words()
+    out: dict[str, str] = {}
+    for word in _WORD.findall(question):
+        for part in word.split("-"):
+            low = part.lower()
+            if len(low) < 2 or low in STOPWORDS:
+                continue
+            named = sum(ch.isupper() for ch in part) >= 2 or any(ch.isdigit() for ch in part)
+            rare = bool(common) and low.isalpha() and len(low) >= 6 and low not in common
+            if named or rare:
+                terms = content_terms(low)
+                if terms:
+                    out.setdefault(part, terms[0])
+    return list(out.items())
+
+
+def quantity_terms(question: str) -> list[str]:
+    """For a question that asks for a number ("how many training tokens", "what word error
+    rate"), the stemmed noun naming each quantity; empty for other questions."""
+    heads: list[str] = []
+    for m in _QUANTITY.finditer(question):
+        phrase = m.group(1) or m.group(2) or ""
+        words: list[str] = []
+        for word in phrase.split():  # the noun phrase ends at the first stop word ("were", "does")
+            if word.lower() in STOPWORDS and words:
+                break
+            words.append(word)
+        terms = content_terms(" ".join(words))
+        if terms:
+            heads.append(terms[-1])
+    return list(dict.fromkeys(heads))
+
+
+def named_terms(question: str) -> list[str]:
+    """Stemmed terms of names in the question (two capitals or a digit: RWKV, GPT-4, NatureLM)."""
+    return [
+        term
+        for word, term in specific_terms(question)
+        if sum(ch.isupper() for ch in word) >= 2 or any(ch.isdigit() for ch in word)
+    ]
+
+
+def states_number(sentence: str, question: str) -> bool:
+    """Does the sentence give a number of its own (not one of the question's names, like 2.0)?"""
+    asked = {w.lower() for w in _WORD.findall(question)}
+    return any(ch.isdigit() for w in _WORD.findall(sentence) if w.lower() not in asked for ch in w)
+
+
 IdfFn = Callable[[str], float]
 
 

@@ -139,8 +139,8 @@ def ingest(
     settings = settings or Settings()
     start = time.perf_counter()
     paths = list(paths)
-    if paths or sample:
-        from rag_papers import sources
+    from rag_papers import sources
+
     if sample:
         paths.append(sources.sample_corpus_dir())
     if not paths and papers is None:
@@ -153,8 +153,8 @@ def ingest(
         all_papers.extend(result.papers)
         summary.warnings = list(result.warnings)
         summary.skipped = result.skipped
-    if papers is not None and paths:
-        all_papers, _ = sources.dedupe(all_papers)  # noqa: F821 (imported above when paths)
+    if papers is not None:  # two Papers with one id would collide in the store
+        all_papers, _ = sources.dedupe(all_papers)
     summary.read = len(all_papers)
 
     store = PaperStore(settings)
@@ -199,11 +199,15 @@ def _embed_and_write(
     settings: Settings,
     progress: bool | None,
 ) -> int:
-    """Replace the chunks of `todo` in the store; returns how many chunks were written."""
+    """Replace the chunks of `todo` in the store; returns how many chunks were written.
+
+    A changed paper's old chunks are deleted in the batch that writes its first new chunk,
+    not all up front: if the run dies, papers it had not reached keep their old version
+    searchable, and the next run sees their hash differ and redoes them.
+    """
     from tqdm import tqdm
 
-    if stale_ids:
-        store.delete_papers(list(stale_ids))
+    stale = set(stale_ids)
     nodes = chunk_papers(todo, settings)
     vector_store = store.vector_store()
     show = sys.stderr.isatty() if progress is None else progress
@@ -216,6 +220,10 @@ def _embed_and_write(
         vectors = model.get_text_embedding_batch([n.get_content(MetadataMode.EMBED) for n in part])
         for node, vec in zip(part, vectors):
             node.embedding = vec
+        replaced = sorted({n.metadata["paper_id"] for n in part} & stale)
+        if replaced:
+            store.delete_papers(replaced)
+            stale.difference_update(replaced)
         vector_store.add(part)
         bar.update(len(part))
     bar.close()

@@ -159,16 +159,21 @@ class Retriever:
                 self._bm25_meta = [c for c in self._bm25.corpus] if self._bm25 is not None else []
             return self._bm25
 
+    def df(self, term: str) -> int:
+        """How many chunks contain a stemmed term (read off the BM25 index)."""
+        retriever = self.bm25()
+        if retriever is None:
+            return 0
+        bm = retriever.bm25
+        tid = bm.vocab_dict.get(term)
+        indptr = bm.scores["indptr"]
+        return int(indptr[tid + 1] - indptr[tid]) if tid is not None and tid + 1 < len(indptr) else 0
+
     def idf(self, term: str) -> float:
         """BM25 inverse document frequency of a stemmed term over all chunks (unseen terms weigh most)."""
         retriever = self.bm25()
-        if retriever is None:
-            return 1.0
-        bm = retriever.bm25
-        n_docs = int(bm.scores["num_docs"])
-        tid = bm.vocab_dict.get(term)
-        indptr = bm.scores["indptr"]
-        df = int(indptr[tid + 1] - indptr[tid]) if tid is not None and tid + 1 < len(indptr) else 0
+        n_docs = int(retriever.bm25.scores["num_docs"]) if retriever is not None else 0
+        df = self.df(term)
         return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
 
     def ensure_index(self) -> None:

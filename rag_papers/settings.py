@@ -83,7 +83,7 @@ class Settings(BaseSettings):
     context_tokens: int = Field(3000, ge=200, description="Token budget for the sources in the prompt.")
     max_question_chars: int = Field(4000, ge=10, description="Longest question accepted.")
     abstain_threshold: float = Field(
-        0.45, ge=0, le=1, description="Extractive mode: least support a sentence needs to answer."
+        0.25, ge=0, le=1, description="Extractive mode: least support a sentence needs to answer."
     )
 
     # -- UI -------------------------------------------------------------------------------

@@ -1,0 +1,479 @@
+"""Ingestion with the real embedding model and a real embedded Chroma store.
+
+Papers are real abstracts from the bundled sample listing, a handful per test, written to
+temporary JSONL files so a test can change one field and ingest again. What is checked is
+what the store ends up holding: chunk ids, texts, metadata and vectors, and whether the
+index still answers after an ingest fails.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rag_papers.errors import EmbeddingMismatchError, InputError
+from rag_papers.ingest import ingest
+from rag_papers.settings import Settings
+from rag_papers.sources import read_listing
+from rag_papers.stats import collection_stats
+from rag_papers.types import Paper
+
+SAMPLE = Path(__file__).resolve().parents[1] / "rag_papers" / "data" / "sample"
+LISTING = SAMPLE / "004_9055317b84f6e392.txt"  # has author counts and dates
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@functools.cache
+def real_papers() -> tuple[Paper, ...]:
+    return tuple(read_listing(LISTING).papers)
+
+
+def record(i: int, **changes: Any) -> dict[str, Any]:
+    """Paper i of the sample listing as a JSONL record with full metadata."""
+    p = real_papers()[i]
+    rec = {
+        "title": p.title,
+        "abstract": p.abstract,
+        "authors": [f"Author {i}-{j}" for j in range(3)],
+        "published": f"2024-03-{i + 1:02d}",
+        "url": f"https://arxiv.org/abs/2403.{10000 + i}",
+        "arxiv_id": f"2403.{10000 + i}",
+    }
+    rec.update(changes)
+    return rec
+
+
+def write_jsonl(path: Path, records: list[dict[str, Any] | str]) -> Path:
+    lines = [r if isinstance(r, str) else json.dumps(r) for r in records]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def store_chunks(settings: Settings, *, embeddings: bool = False) -> dict[str, dict[str, Any]]:
+    """chunk id -> {document, metadata[, embedding]} for everything in the collection."""
+    from rag_papers.store import PaperStore
+
+    store = PaperStore(settings)
+    if not store.exists():
+        return {}
+    include = ["documents", "metadatas"] + (["embeddings"] if embeddings else [])
+    got = store.collection.get(include=include)
+    out = {}
+    for n, cid in enumerate(got["ids"]):
+        out[cid] = {"document": got["documents"][n], "metadata": got["metadatas"][n]}
+        if embeddings:
+            out[cid]["embedding"] = [float(x) for x in got["embeddings"][n]]
+    return out
+
+
+def papers_in_store(settings: Settings) -> dict[str, list[str]]:
+    """paper_id -> its chunk ids, sorted."""
+    out: dict[str, list[str]] = {}
+    for cid, chunk in store_chunks(settings).items():
+        out.setdefault(chunk["metadata"]["paper_id"], []).append(cid)
+    return {pid: sorted(ids) for pid, ids in out.items()}
+
+
+def assert_complete(settings: Settings) -> None:
+    """Every paper holds exactly chunks 0..n-1 of one version."""
+    by_paper: dict[str, list[dict[str, Any]]] = {}
+    for cid, chunk in store_chunks(settings).items():
+        assert cid.startswith(chunk["metadata"]["paper_id"] + "#")
+        by_paper.setdefault(chunk["metadata"]["paper_id"], []).append(chunk["metadata"])
+    for pid, metas in by_paper.items():
+        n = metas[0]["n_chunks"]
+        assert sorted(m["chunk_index"] for m in metas) == list(range(n)), pid
+        assert len({m["content_hash"] for m in metas}) == 1, pid
+
+
+def retrieve_titles(settings: Settings, question: str, k: int = 3) -> list[str]:
+    from rag_papers.retrieve import Retriever
+
+    return [p.title for p in Retriever(settings).retrieve(question, k=k)]
+
+
+def cosine(a: list[float], b: list[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b))
+    return dot / (math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b)))
+
+
+def fail_embedding_after(monkeypatch: pytest.MonkeyPatch, good_calls: int) -> list[int]:
+    """Make the local model's batch embedding raise after `good_calls` calls (a crash mid-run)."""
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+    real = HuggingFaceEmbedding.get_text_embedding_batch
+    calls: list[int] = []
+
+    def flaky(self: Any, texts: list[str], **kwargs: Any) -> Any:
+        calls.append(len(texts))
+        if len(calls) > good_calls:
+            raise RuntimeError("simulated crash while embedding")
+        return real(self, texts, **kwargs)
+
+    monkeypatch.setattr(HuggingFaceEmbedding, "get_text_embedding_batch", flaky)
+    return calls
+
+
+# -- incremental --------------------------------------------------------------------------
+
+
+def test_reingest_is_incremental_and_rebuild_starts_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(home=tmp_path / "home")
+    src = write_jsonl(tmp_path / "papers.jsonl", [record(0), record(1), record(2)])
+
+    first = ingest([src], settings=settings, progress=False)
+    assert (first.read, first.new, first.updated, first.unchanged) == (3, 3, 0, 0)
+    assert first.chunks == collection_stats(settings)["chunks"] >= 3
+    before = store_chunks(settings)
+
+    # Unchanged input: nothing is embedded; the model is not even loaded.
+    import rag_papers.embed
+
+    def no_model(_settings: Settings) -> Any:
+        raise AssertionError("an unchanged re-ingest must not load the embedding model")
+
+    monkeypatch.setattr(rag_papers.embed, "make_embed_model", no_model)
+    again = ingest([src], settings=settings, progress=False)
+    assert (again.new, again.updated, again.unchanged, again.chunks) == (0, 0, 3, 0)
+    assert "0 new" in again.line() and "0 chunks embedded" in again.line()
+    assert store_chunks(settings) == before
+    monkeypatch.undo()
+
+    # One changed abstract: only that paper is re-embedded, and its stored text changes.
+    changed = record(1, abstract=record(1)["abstract"] + " ZEBRAFISH MARKER SENTENCE.")
+    write_jsonl(src, [record(0), changed, record(2)])
+    third = ingest([src], settings=settings, progress=False)
+    assert (third.new, third.updated, third.unchanged) == (0, 1, 2)
+    after = store_chunks(settings)
+    pid1 = "arxiv:2403.10001"
+    ids1 = [cid for cid in after if cid.startswith(pid1 + "#")]
+    assert third.chunks == len(ids1)
+    assert "ZEBRAFISH MARKER SENTENCE" in after[ids1[-1]]["document"]
+    assert not any("ZEBRAFISH" in c["document"] for cid, c in before.items())
+    for cid, chunk in after.items():  # the other papers' chunks are untouched
+        if not cid.startswith(pid1):
+            assert chunk == before[cid]
+    assert len(papers_in_store(settings)) == 3
+    assert_complete(settings)
+
+    # --rebuild: everything is new again, and papers no longer in the input are gone.
+    write_jsonl(src, [record(0), record(3)])
+    rebuilt = ingest([src], settings=settings, rebuild=True, progress=False)
+    assert (rebuilt.new, rebuilt.updated, rebuilt.unchanged) == (2, 0, 0)
+    assert set(papers_in_store(settings)) == {"arxiv:2403.10000", "arxiv:2403.10003"}
+    assert collection_stats(settings)["papers"] == 2
+
+
+def test_papers_given_twice_are_indexed_once(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home")
+    paper = real_papers()[5]
+    summary = ingest(settings=settings, papers=[paper, paper], progress=False)
+    assert (summary.read, summary.new) == (1, 1)
+    assert list(papers_in_store(settings)) == [paper.paper_id]
+
+
+# -- what a chunk holds -------------------------------------------------------------------
+
+
+def test_every_chunk_embeds_its_title_and_carries_metadata(tmp_path: Path) -> None:
+    from rag_papers.embed import make_embed_model
+
+    # Small chunks so each abstract is split into several; all of them must carry the title.
+    settings = Settings(home=tmp_path / "home", chunk_tokens=96, chunk_overlap=8)
+    src = write_jsonl(tmp_path / "papers.jsonl", [record(0), record(4)])
+    # Three papers of a real listing, with author counts and dates with and without a year.
+    listing = tmp_path / "listing.txt"
+    lines = (FIXTURES / "src_listing_meta.txt").read_text(encoding="utf-8").splitlines()
+    listing.write_text("\n".join(lines[20:44]) + "\n", encoding="utf-8")
+    listed = read_listing(listing).papers
+    assert [p.published for p in listed] == [None, None, "2023-08-30"]
+
+    summary = ingest([src, listing], settings=settings, progress=False)
+    assert (summary.new, summary.warnings) == (5, [])
+    chunks = store_chunks(settings, embeddings=True)
+    assert len(chunks) == summary.chunks >= 15  # several chunks per paper
+
+    model = make_embed_model(settings)
+    ids = sorted(chunks)
+    with_title = model.get_text_embedding_batch(
+        [f"{chunks[c]['metadata']['title']}\n\n{chunks[c]['document']}" for c in ids]
+    )
+    without = model.get_text_embedding_batch([chunks[c]["document"] for c in ids])
+    for cid, wt, wo in zip(ids, with_title, without):
+        stored = chunks[cid]["embedding"]
+        assert cosine(stored, wt) > 0.999, cid  # the vector is of title + chunk text
+        assert cosine(stored, wo) < 0.99, cid
+
+    for cid, chunk in chunks.items():
+        meta, n = chunk["metadata"], int(cid.split("#")[1])
+        assert cid == f"{meta['paper_id']}#{n}" and meta["chunk_index"] == n
+        assert ("abstract" in meta) == (n == 0)  # the whole abstract once, on chunk 0
+        if not cid.startswith("arxiv:"):
+            continue
+        i = 0 if cid.startswith("arxiv:2403.10000") else 4
+        assert meta["paper_id"] == f"arxiv:2403.{10000 + i}"
+        assert meta["title"] == real_papers()[i].title
+        assert meta["published"] == f"2024-03-{i + 1:02d}" and meta["year"] == 2024
+        assert meta["authors"] == f"Author {i}-0; Author {i}-1; Author {i}-2"
+        assert meta["n_authors"] == 3
+        assert meta["url"] == f"https://arxiv.org/abs/2403.{10000 + i}"
+        assert meta["source"] == f"{src}:{i // 4 + 1}"
+        assert chunk["document"] in real_papers()[i].abstract
+
+    # Listing papers: ISO dates where the listing gives a year, "" / 0 where it does not.
+    firsts = {c["metadata"]["title"]: c["metadata"] for c in chunks.values() if c["metadata"]["chunk_index"] == 0}
+    for p, (published, year, n_authors, line) in zip(
+        listed, [("", 0, 5, 1), ("", 0, 8, 9), ("2023-08-30", 2023, 6, 17)]
+    ):
+        meta = firsts[p.title]
+        assert (meta["published"], meta["year"], meta["n_authors"]) == (published, year, n_authors)
+        assert meta["source"] == f"{listing}:{line}"
+        assert meta["paper_id"] == p.paper_id and meta["url"] == ""
+        assert meta["abstract"] == p.abstract
+
+
+# -- an ingest that dies part-way -------------------------------------------------------------
+
+
+def test_failed_ingest_leaves_index_usable_and_rerun_completes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(home=tmp_path / "home", embed_batch_size=1)  # 4 chunks per write
+    src = write_jsonl(tmp_path / "papers.jsonl", [record(0), record(1)])
+    ingest([src], settings=settings, progress=False)
+    old0 = store_chunks(settings)["arxiv:2403.10000#0"]["document"]
+
+    # Five new papers, then a changed version of paper 0 at the end: the crash comes first.
+    changed0 = record(0, abstract="SUPERSEDED. " + record(0)["abstract"])
+    write_jsonl(src, [record(1)] + [record(i) for i in range(2, 7)] + [changed0])
+    calls = fail_embedding_after(monkeypatch, good_calls=1)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        ingest([src], settings=settings, progress=False)
+    assert len(calls) == 2 and calls[0] == 4
+    monkeypatch.undo()
+
+    # The index still answers: stats, and retrieval of a paper from before the crash, whose
+    # old version is kept because the crash came before its turn.
+    stats = collection_stats(settings)
+    assert 3 <= stats["papers"] < 8
+    assert stats["chunks"] >= 4 + len(papers_in_store(settings)["arxiv:2403.10000"])
+    assert store_chunks(settings)["arxiv:2403.10000#0"]["document"] == old0
+    top = retrieve_titles(settings, "Matryoshka representation learning nested embeddings")
+    assert top[0] == real_papers()[1].title
+
+    # Running it again completes the job: every paper once, each complete, paper 0 updated.
+    done = ingest([src], settings=settings, progress=False)
+    assert done.read == 7
+    assert done.new + done.updated + done.unchanged == 7
+    assert done.updated >= 1  # paper 0 (and a paper cut in half by the crash, if any)
+    assert done.unchanged >= 2  # paper 1 and the first new paper finished before the crash
+    assert set(papers_in_store(settings)) == {f"arxiv:2403.{10000 + i}" for i in range(7)}
+    assert_complete(settings)
+    assert store_chunks(settings)["arxiv:2403.10000#0"]["document"].startswith("SUPERSEDED.")
+    assert collection_stats(settings)["papers"] == 7
+    again = ingest([src], settings=settings, progress=False)
+    assert (again.new, again.updated, again.unchanged) == (0, 0, 7)
+
+
+# -- bad input ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_paper_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("two")
+    src = write_jsonl(home.parent / "two.jsonl", [record(0), record(1)])
+    ingest([src], settings=Settings(home=home), progress=False)
+    return home
+
+
+def bad_inputs(folder: Path) -> dict[str, tuple[Path, str]]:
+    """name -> (file, text the InputError must contain besides the file's path)."""
+    binary = folder / "papers.jsonl.gz"
+    binary.write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00" + bytes(range(256)))
+    empty = folder / "empty.jsonl"
+    empty.write_text("\n  \n")
+    csv_file = folder / "papers.csv"
+    csv_file.write_text("name,summary\nA paper,Its abstract.\n")
+    return {
+        "missing": (folder / "nope.jsonl", "no such file"),
+        "empty": (empty, "empty"),
+        "binary": (binary, "binary"),
+        "csv_without_title": (csv_file, "title"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "binary", "csv_without_title"])
+def test_bad_file_is_a_clear_error_and_the_index_is_untouched(
+    case: str, two_paper_home: Path, tmp_path: Path
+) -> None:
+    settings = Settings(home=two_paper_home)
+    before = collection_stats(settings)
+    path, words = bad_inputs(tmp_path)[case]
+    with pytest.raises(InputError) as err:
+        ingest([path], settings=settings, progress=False)
+    assert str(path) in str(err.value) and words in str(err.value).lower()
+    after = collection_stats(settings)
+    assert (after["papers"], after["chunks"], after["last_ingest"]) == (
+        before["papers"], before["chunks"], before["last_ingest"]
+    )
+
+
+def test_bad_lines_are_counted_warnings_and_strict_makes_them_errors(
+    two_paper_home: Path, tmp_path: Path
+) -> None:
+    settings = Settings(home=two_paper_home)
+    src = write_jsonl(
+        tmp_path / "mixed.jsonl",
+        [
+            record(0),
+            '{"title": "Broken line", "abstract": ',
+            record(1),
+            {"title": "A paper without an abstract", "url": "https://arxiv.org/abs/2403.99999"},
+        ],
+    )
+    with pytest.raises(InputError) as err:
+        ingest([src], settings=settings, strict=True, progress=False)
+    assert f"{src}:2" in str(err.value) and f"{src}:4" in str(err.value)
+    assert collection_stats(settings)["papers"] == 2
+
+    summary = ingest([src], settings=settings, progress=False)
+    assert (summary.read, summary.skipped, summary.unchanged, summary.new) == (2, 2, 2, 0)
+    assert len(summary.warnings) == 2
+    assert summary.warnings[0].startswith(f"{src}:2: not valid JSON")
+    assert summary.warnings[1].startswith(f"{src}:4: ") and "no abstract" in summary.warnings[1]
+    # still usable after all of the above
+    assert retrieve_titles(settings, "nested Matryoshka embeddings of several sizes")[0] == real_papers()[1].title
+
+
+# -- embedding model mismatch ----------------------------------------------------------------
+
+
+def test_store_built_with_another_model_refuses_and_says_how_to_rebuild(
+    two_paper_home: Path, tmp_path: Path
+) -> None:
+    from rag_papers.embed import local_model_dir
+    from rag_papers.retrieve import Retriever
+
+    home = tmp_path / "home"
+    shutil.copytree(two_paper_home, home)
+    other = tmp_path / "my-finetuned-minilm"
+    shutil.copytree(local_model_dir(), other)
+    settings = Settings(home=home, embed_model=str(other))
+    src = write_jsonl(tmp_path / "more.jsonl", [record(0), record(1), record(2)])
+
+    with pytest.raises(EmbeddingMismatchError) as err:
+        ingest([src], settings=settings, progress=False)
+    message = str(err.value)
+    assert "local:all-MiniLM-L6-v2" in message and str(other) in message
+    assert "rag-papers ingest --rebuild" in message
+    with pytest.raises(EmbeddingMismatchError, match="--rebuild"):
+        Retriever(settings).retrieve("supervised pre-training", k=2)
+    assert collection_stats(Settings(home=home))["papers"] == 2  # nothing was touched
+
+    rebuilt = ingest([src], settings=settings, rebuild=True, progress=False)
+    assert rebuilt.new == 3
+    stats = collection_stats(settings)
+    assert (stats["papers"], stats["embedding_model"]) == (3, f"local:{other}")
+    assert retrieve_titles(settings, "supervised pre-training for downstream transfer")[0] == real_papers()[0].title
+    with pytest.raises(EmbeddingMismatchError):  # and now the default model is the stranger
+        Retriever(Settings(home=home)).retrieve("supervised pre-training", k=2)
+
+
+# -- no network on the default path ---------------------------------------------------------
+
+NET_GUARD = '''
+"""Loaded at start-up (sitecustomize): record and refuse any non-loopback connection."""
+import os
+import socket
+
+_LOG = os.environ["NET_GUARD_LOG"]
+_connect, _connect_ex, _getaddrinfo = socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo
+
+
+def _local(host):
+    host = host.decode() if isinstance(host, bytes) else str(host)
+    return host in ("", "localhost", "::1", "0.0.0.0") or host.startswith("127.")
+
+
+def _refuse(what, target):
+    with open(_LOG, "a") as f:
+        f.write(f"{what} {target!r}\\n")
+    raise OSError(f"network disabled by test guard: {what} {target!r}")
+
+
+def connect(self, address):
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _local(address[0]):
+        _refuse("connect", address)
+    return _connect(self, address)
+
+
+def connect_ex(self, address):
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _local(address[0]):
+        _refuse("connect_ex", address)
+    return _connect_ex(self, address)
+
+
+def getaddrinfo(host, *args, **kwargs):
+    if host is not None and not _local(host):
+        _refuse("getaddrinfo", host)
+    return _getaddrinfo(host, *args, **kwargs)
+
+
+socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo = connect, connect_ex, getaddrinfo
+'''
+
+OFFLINE_SCRIPT = '''
+import sys
+from rag_papers import ingest, Settings
+from rag_papers.retrieve import Retriever
+
+settings = Settings(home=sys.argv[1])
+summary = ingest([sys.argv[2]], settings=settings, progress=False)
+papers = Retriever(settings).retrieve("nested representations of several sizes", k=2)
+print(summary.new, papers[0].title)
+'''
+
+
+def test_default_path_makes_no_outbound_connection(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on: proxies that go nowhere
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    guard_dir = tmp_path / "guard"
+    guard_dir.mkdir()
+    (guard_dir / "sitecustomize.py").write_text(textwrap.dedent(NET_GUARD))
+    log = tmp_path / "attempts.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_", "RAG_PAPERS_", "OPENAI_"))}
+    env.update(
+        PYTHONPATH=str(guard_dir), NET_GUARD_LOG=str(log),
+        HTTP_PROXY=dead, HTTPS_PROXY=dead, http_proxy=dead, https_proxy=dead, ALL_PROXY=dead,
+        HOME=str(tmp_path),  # no ~/.cache to lean on
+    )
+    src = write_jsonl(tmp_path / "p.jsonl", [record(0), record(1)])
+    proc = subprocess.run(
+        [sys.executable, "-c", OFFLINE_SCRIPT, str(tmp_path / "home"), str(src)],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split(None, 1) == ["2", real_papers()[1].title + "\n"]
+    assert not log.exists(), log.read_text()
+    # the guard itself works: a non-loopback connection is refused and recorded
+    probe = subprocess.run(
+        [sys.executable, "-c", "import socket; socket.create_connection(('192.0.2.1', 80), timeout=1)"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert probe.returncode != 0 and "network disabled by test guard" in probe.stderr
+    assert "192.0.2.1" in log.read_text()
