@@ -94,8 +94,5 @@ def make_embed_model(settings: Settings) -> BaseEmbedding:
 
 
 def embedding_dim(model: Any) -> int:
-    """Dimension of a model's vectors: known for OpenAI's models, else one short probe."""
-    known = getattr(model, "dimension", None)
-    if isinstance(known, int):
-        return known
+    """Dimension of a model's vectors (one short probe; cheap next to loading the model)."""
     return len(model.get_text_embedding("dimension probe"))

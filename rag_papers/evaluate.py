@@ -48,8 +48,9 @@ GATE_CONFIG = "hybrid"
 DEFAULT_QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "dev_questions.jsonl"
 CACHE_FILE = "cache.jsonl"
 NOT_JUDGED = "not measured: no judge LLM configured"
-# Bump when what a cached record means changes (e.g. the fact matcher's thresholds).
-CACHE_VERSION = f"1|facts:{metrics.FACT_TERM_MATCH}/{metrics.FACT_TERM_FLOOR}/{metrics.FACT_COSINE_MATCH}"
+# Bump when what a cached record means changes; fact matches also key on the matcher's thresholds.
+CACHE_VERSION = "1"
+FACTS_VERSION = f"{metrics.FACT_TERM_MATCH}/{metrics.FACT_TERM_FLOOR}/{metrics.FACT_COSINE_MATCH}"
 
 # Judge prompts. Short on purpose; they ask for JSON (statements) or yes/no (citations).
 JUDGE_STATEMENTS = """Break the answer into short, self-contained factual statements (resolve pronouns; \
@@ -224,10 +225,12 @@ class ResultCache:
 
 # -- shared models ----------------------------------------------------------------------
 class MemoEmbed:
-    """An embedding model that remembers vectors, so configurations share the work.
+    """An embedding model that computes known texts in large batches up front and reuses them.
 
-    Query and abstract-sentence vectors are computed in large batches up front (40 queries
-    in one batch take about the time of three single calls on a CPU) and reused.
+    Only what was prefetched (questions, abstract sentences) is remembered: 40 queries in
+    one batch take about the time of three single calls on a CPU. Anything else (claims
+    the pipeline embeds while citing) is computed each time, so every configuration pays
+    the same for it and latencies stay comparable.
     """
 
     def __init__(self, inner: Any) -> None:
@@ -244,14 +247,12 @@ class MemoEmbed:
 
     def get_text_embedding_batch(self, texts: list[str], **kwargs: Any) -> list[list[float]]:
         missing = list(dict.fromkeys(t for t in texts if t not in self._text))
-        if missing:
-            self._text.update(zip(missing, self.inner.get_text_embedding_batch(missing, **kwargs)))
-        return [self._text[t] for t in texts]
+        fresh = dict(zip(missing, self.inner.get_text_embedding_batch(missing, **kwargs))) if missing else {}
+        return [self._text[t] if t in self._text else fresh[t] for t in texts]
 
     def get_query_embedding(self, query: str) -> list[float]:
-        if query not in self._query:
-            self._query[query] = self.inner.get_query_embedding(query)
-        return self._query[query]
+        found = self._query.get(query)
+        return found if found is not None else self.inner.get_query_embedding(query)
 
     def prefetch_queries(self, queries: Sequence[str]) -> None:
         """Embed queries in one batch when the model embeds queries and texts alike."""
@@ -259,14 +260,18 @@ class MemoEmbed:
         if not todo:
             return
         if self._query_is_text is None:
-            single = self.get_query_embedding(todo[0])
+            single = self.inner.get_query_embedding(todo[0])
             batch = self.inner.get_text_embedding_batch([todo[0]])[0]
             self._query_is_text = max(abs(a - b) for a, b in zip(single, batch)) < 1e-4
         if self._query_is_text:
-            self._query.update(zip(todo, self.get_text_embedding_batch(todo)))
+            self._query.update(zip(todo, self.inner.get_text_embedding_batch(todo)))
+        else:
+            self._query.update((q, self.inner.get_query_embedding(q)) for q in todo)
 
     def prefetch_texts(self, texts: Sequence[str]) -> None:
-        self.get_text_embedding_batch(list(dict.fromkeys(texts)))
+        todo = [t for t in dict.fromkeys(texts) if t not in self._text]
+        if todo:
+            self._text.update(zip(todo, self.inner.get_text_embedding_batch(todo)))
 
 
 class _MethodRetriever:
@@ -717,7 +722,7 @@ def evaluate(
                 raw = answers.get((q.id, cfg.name, amode))
                 if raw is None or not q.answer_facts or not q.answerable:
                     continue
-                fkey = ckey("facts", q, cfg, amode, raw["text"])
+                fkey = ckey("facts", q, cfg, amode, raw["text"], FACTS_VERSION)
                 rec = cache.get(fkey)
                 if rec is None:
                     rec = {"matches": [metrics.match_fact(f, raw["text"], embed=fact_embed).to_dict()

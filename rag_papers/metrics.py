@@ -24,7 +24,8 @@ FACT_TERM_MATCH = 0.6  # share of a fact's content terms the answer must contain
 FACT_TERM_FLOOR = 0.3  # ... or at least this share plus a close sentence embedding
 FACT_COSINE_MATCH = 0.7
 
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# A figure, not a digit inside a name: "14x", "6.56%", "2,364" count; "ImageNet-1K", "T2I" do not.
+_NUMBER = re.compile(r"(?<![\w-])\d+(?:[.,]\d+)*")
 _MARKER = re.compile(r"\[\d+(?:\s*[,;]\s*\d+)*\]")
 
 

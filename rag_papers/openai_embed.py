@@ -20,7 +20,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from rag_papers.embed import OPENAI_DIMS, openai_embed_model_name
+from rag_papers.embed import openai_embed_model_name
 from rag_papers.errors import ConfigError, LLMError
 from rag_papers.llm import OPENAI_BASE_URL, PLACEHOLDER_KEY, retry_after_seconds
 from rag_papers.settings import Settings
@@ -87,11 +87,6 @@ class OpenAIEmbedding(BaseEmbedding):
 
     def __repr__(self) -> str:  # no key in here, ever
         return f"OpenAIEmbedding(model={self.model_name!r}, endpoint={self._endpoint!r})"
-
-    @property
-    def dimension(self) -> int | None:
-        """Known output size for OpenAI's own models (saves a probe request); None otherwise."""
-        return OPENAI_DIMS.get(self.model_name)
 
     # -- retry policy --------------------------------------------------------------------
     def _wait(self, state: RetryCallState) -> float:

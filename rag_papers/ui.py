@@ -158,6 +158,19 @@ def _table(papers: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 # -- the app ------------------------------------------------------------------------------
+def _theme() -> gr.themes.Base:
+    """Gradio's default look with fonts served by the page itself (never a font CDN).
+
+    Gradio 6.31 ships the 600-weight Source Sans Pro and IBM Plex Mono files as tiny subsets
+    (55-75 glyphs), so headings would mix fonts; the 400 and 700 files are complete.
+    """
+    return gr.themes.Default(
+        primary_hue="indigo",
+        font=[gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)), "ui-sans-serif", "system-ui", "sans-serif"],
+        font_mono=[gr.themes.LocalFont("IBM Plex Mono", weights=(400, 700)), "ui-monospace", "monospace"],
+    )
+
+
 class PapersApp(gr.Blocks):
     """gr.Blocks whose launch() has this app's look and privacy defaults (no share link,
     no monitoring endpoint, no MCP server, no run history), so tests and the CLI agree."""
@@ -167,7 +180,7 @@ class PapersApp(gr.Blocks):
         for key, value in {
             "css": render.CSS,
             "head": render.HEAD,
-            "theme": gr.themes.Default(primary_hue="indigo"),
+            "theme": _theme(),
             "enable_monitoring": False,
             "mcp_server": False,
             "run_history": False,

@@ -465,7 +465,7 @@ def test_default_path_makes_no_outbound_connection(tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "p.jsonl", [record(0), record(1)])
     proc = subprocess.run(
         [sys.executable, "-c", OFFLINE_SCRIPT, str(tmp_path / "home"), str(src)],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env=env, cwd=tmp_path, check=False, capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.split(None, 1) == ["2", real_papers()[1].title + "\n"]
@@ -473,7 +473,161 @@ def test_default_path_makes_no_outbound_connection(tmp_path: Path) -> None:
     # the guard itself works: a non-loopback connection is refused and recorded
     probe = subprocess.run(
         [sys.executable, "-c", "import socket; socket.create_connection(('192.0.2.1', 80), timeout=1)"],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env, check=False, capture_output=True, text=True, timeout=60,
     )
     assert probe.returncode != 0 and "network disabled by test guard" in probe.stderr
     assert "192.0.2.1" in log.read_text()
+
+
+# -- the OpenAI embedding backend, over real HTTP ---------------------------------------------
+
+
+class FakeEmbeddingsServer:
+    """An OpenAI-compatible /v1/embeddings endpoint on 127.0.0.1 that can fail on cue.
+
+    Vectors are hashed bags of words (so similar texts get similar vectors); `fail` queues
+    (status, headers) answers by request number (1 = the first request). Every request's body
+    and headers are recorded.
+    """
+
+    DIM = 64
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.failures: dict[int, tuple[int, dict[str, str]]] = {}
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.requests.append(body)
+                server.headers.append(dict(self.headers))
+                if self.path != "/v1/embeddings":
+                    return self._send(404, {"error": {"message": f"no route {self.path}"}})
+                if len(server.requests) in server.failures:
+                    status, headers = server.failures[len(server.requests)]
+                    return self._send(status, {"error": {"message": f"scripted {status}"}}, headers)
+                texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+                data = []
+                for i, text in enumerate(texts):
+                    vec = server.vector(text)
+                    if body.get("encoding_format") == "base64":
+                        import array
+                        import base64
+
+                        vec = base64.b64encode(array.array("f", vec).tobytes()).decode()
+                    data.append({"object": "embedding", "index": i, "embedding": vec})
+                data.reverse()  # servers may answer out of order; `index` is what counts
+                usage = {"prompt_tokens": len(texts), "total_tokens": len(texts)}
+                self._send(200, {"object": "list", "data": data, "model": body["model"], "usage": usage})
+
+            def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+                raw = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(raw)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02})
+        self.thread.daemon = True
+
+    def vector(self, text: str) -> list[float]:
+        import hashlib
+        import re
+
+        vec = [0.0] * self.DIM
+        for word in re.findall(r"[a-z0-9]+", text.lower()):
+            vec[int(hashlib.md5(word.encode()).hexdigest(), 16) % self.DIM] += 1.0
+        norm = math.sqrt(sum(v * v for v in vec)) or 1.0
+        return [v / norm for v in vec]
+
+
+@pytest.fixture
+def embeddings_server() -> Any:
+    server = FakeEmbeddingsServer()
+    server.thread.start()
+    yield server
+    server.httpd.shutdown()
+    server.httpd.server_close()
+
+
+def test_openai_backend_batches_retries_and_guards_the_store(
+    embeddings_server: FakeEmbeddingsServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from rag_papers.errors import LLMError
+    from rag_papers.retrieve import Retriever
+
+    settings = Settings(
+        home=tmp_path / "home",
+        embed_backend="openai",
+        embed_batch_size=2,
+        openai_api_key="sk-test-not-a-real-key",
+        openai_base_url=embeddings_server.base_url,
+        llm_max_wait=0.05,
+    )
+    src = write_jsonl(tmp_path / "papers.jsonl", [record(0), record(1), record(2)])
+    # the probe for the dimension gets a 429 (Retry-After 0), the first batch a 503
+    embeddings_server.failures = {1: (429, {"Retry-After": "0"}), 3: (503, {})}
+    summary = ingest([src], settings=settings, progress=False)
+    assert summary.new == 3 and summary.chunks >= 3
+
+    reqs = embeddings_server.requests
+    assert {r["model"] for r in reqs} == {"text-embedding-3-small"}
+    assert reqs[0] == reqs[1]  # the probe, retried after the 429
+    assert reqs[2] == reqs[3]  # the first batch, retried after the 503
+    batches = [r["input"] for r in reqs[3:]]
+    assert all(1 <= len(b) <= 2 for b in batches)  # embed_batch_size per request
+    assert sum(len(b) for b in batches) == summary.chunks
+    titles = tuple(real_papers()[i].title + "\n\n" for i in range(3))
+    assert all(text.startswith(titles) for b in batches for text in b)
+    assert all(h.get("Authorization") == "Bearer sk-test-not-a-real-key" for h in embeddings_server.headers)
+    assert "sk-test" not in caplog.text
+    assert "retrying" in caplog.text
+
+    # vectors stored are the server's, in input order despite the reversed answer
+    chunks = store_chunks(settings, embeddings=True)
+    for cid, chunk in list(chunks.items())[:3]:
+        text = f"{chunk['metadata']['title']}\n\n{chunk['document']}"
+        assert cosine(chunk["embedding"], embeddings_server.vector(text)) > 0.9999, cid
+    stats = collection_stats(settings)
+    assert (stats["embedding_model"], stats["embedding_dim"]) == ("openai:text-embedding-3-small", 64)
+    top = Retriever(settings).retrieve("Matryoshka representation learning", k=2, method="dense")
+    assert top[0].title == real_papers()[1].title
+
+    # the same store opened with the local model configured is refused
+    local = Settings(home=tmp_path / "home")
+    with pytest.raises(EmbeddingMismatchError, match=r"openai:text-embedding-3-small.*--rebuild"):
+        Retriever(local).retrieve("Matryoshka", k=2)
+    with pytest.raises(EmbeddingMismatchError):
+        ingest([src], settings=local, progress=False)
+
+    # a refused key fails at once (no retries) with what to check, and the index is intact
+    write_jsonl(src, [record(0), record(1), record(2), record(3)])
+    before = len(embeddings_server.requests)
+    embeddings_server.failures = {before + 1: (401, {})}
+    with pytest.raises(LLMError, match="HTTP 401.*OPENAI_API_KEY"):
+        ingest([src], settings=settings, progress=False)
+    assert len(embeddings_server.requests) == before + 1
+    assert collection_stats(settings)["papers"] == 3
+
+
+def test_openai_backend_needs_a_key_or_base_url(tmp_path: Path) -> None:
+    from rag_papers.errors import ConfigError
+
+    settings = Settings(home=tmp_path / "home", embed_backend="openai")
+    src = write_jsonl(tmp_path / "papers.jsonl", [record(0)])
+    with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
+        ingest([src], settings=settings, progress=False)
