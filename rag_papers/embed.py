@@ -93,6 +93,16 @@ def make_embed_model(settings: Settings) -> BaseEmbedding:
     )
 
 
+def make_query_model(settings: Settings) -> BaseEmbedding:
+    """The model for questions and answer sentences: the light numpy encoder when it can
+    stand in for the configured model exactly (the bundled MiniLM), else the full model."""
+    if settings.embed_backend == "local" and settings.embed_model == LOCAL_EMBED_MODEL and settings.light_query_encoder:
+        from rag_papers.minilm import MiniLMEmbedding
+
+        return MiniLMEmbedding(local_model_dir())
+    return make_embed_model(settings)
+
+
 def embedding_dim(model: Any) -> int:
     """Dimension of a model's vectors (one short probe; cheap next to loading the model)."""
     return len(model.get_text_embedding("dimension probe"))

@@ -144,10 +144,10 @@ class Retriever:
     def embed_model(self) -> Any:
         with self._lock:
             if self._embed_model is None:
-                from rag_papers.embed import embed_model_id, make_embed_model
+                from rag_papers.embed import embed_model_id, make_query_model
 
                 self.store.check_model(embed_model_id(self.settings))
-                self._embed_model = make_embed_model(self.settings)
+                self._embed_model = make_query_model(self.settings)
             return self._embed_model
 
     def bm25(self) -> Any:

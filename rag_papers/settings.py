@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     )
     embed_batch_size: int = Field(64, ge=1, le=4096, description="Texts per embedding batch.")
     embed_device: str = Field("auto", description="auto, cpu, cuda or mps.")
+    light_query_encoder: bool = Field(
+        True,
+        description="Encode questions with a numpy copy of the bundled model (starts in ~1 s "
+        "instead of ~15 s for torch); ingestion always uses sentence-transformers.",
+    )
 
     # -- chunking -------------------------------------------------------------------------
     chunk_tokens: int = Field(256, ge=32, le=8192, description="Chunk size in tokens (title included).")

@@ -89,9 +89,10 @@ class Catalog:
         return sorted({int(m.get("year") or 0) for m in self.papers()} - {0}, reverse=True)
 
     def examples(self, n: int = N_EXAMPLES) -> list[str]:
-        """Questions about a few indexed papers (newest first, titles short enough to read)."""
+        """Questions about a few indexed papers, spread over the collection (titles short enough to read)."""
         titles = [str(m["title"]) for m in self.papers() if 8 <= len(str(m.get("title", ""))) <= 70]
-        return [f"What does {t} propose?" for t in titles[:n]]
+        step = max(len(titles) // n, 1)
+        return [f"What does {t} propose?" for t in titles[::step][:n]]
 
     def find(self, title: str) -> dict[str, Any] | None:
         return next((m for m in self.papers() if m.get("title") == title), None)
@@ -207,7 +208,7 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
         how = f"answers written by {settings.llm_model}" if default_mode == "openai" else (
             "extractive answers (quoted from the abstracts, no LLM configured)"
         )
-        return f'<div class="status-line">{n} papers indexed · {how} · store: {html.escape(str(settings.home))}</div>'
+        return f'<div class="status-line">{n} papers indexed · {html.escape(how)}</div>'
 
     # -- handlers -------------------------------------------------------------------------
     def new_session() -> ChatSession:
@@ -222,7 +223,7 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
         turn = render.Turn(len(session.turns) + 1, shown)
         if shown:
             session.messages.append({"role": "user", "content": render.user_markdown(shown)})
-        reply = {"role": "assistant", "content": render.CURSOR}
+        reply = {"role": "assistant", "content": render.PENDING}
         session.messages.append(reply)
 
         def out(box: str = "") -> tuple[Any, ...]:
@@ -323,12 +324,15 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
             gr.Markdown("# Ask the papers\nQuestions answered from research-paper abstracts, every claim cited.")
             status = gr.HTML(status_line(), elem_id="status")
         with gr.Group(visible=False, elem_id="empty-store") as empty_box:
-            gr.Markdown(
-                "**No papers are indexed yet.** Index the sample bundled with rag-papers (445 papers; "
-                'takes a few minutes on a laptop CPU), or run `rag-papers ingest PATH` and reload.'
-            )
-            index_btn = gr.Button("Index the bundled sample", variant="primary")
-            index_status = gr.Markdown()
+            with gr.Row(equal_height=True):
+                gr.Markdown(
+                    "**No papers are indexed yet.** Index the 445-paper sample bundled with rag-papers "
+                    "(a few minutes on a laptop CPU), or run `rag-papers ingest PATH` and reload the page.",
+                    padding=True,
+                )
+                index_btn = gr.Button("Index the bundled sample", variant="primary", scale=0, min_width=240,
+                                      elem_id="index-sample")
+            index_status = gr.Markdown(min_height=48, padding=True, elem_id="index-status")
         with gr.Tabs():
             with gr.Tab("Ask", id="ask"):
                 with gr.Row(equal_height=False):
@@ -412,7 +416,9 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
 
         refresh_outputs = [status, empty_box, chatbot, year_from, year_to, b_from, b_to, table, count, stats_box]
         demo.load(refresh, None, refresh_outputs, api_name="refresh")
-        index_btn.click(index_sample, None, index_status, api_name="index_sample", concurrency_limit=1).then(
+        index_btn.click(
+            index_sample, None, index_status, api_name="index_sample", concurrency_limit=1, show_progress="full"
+        ).then(
             refresh, None, refresh_outputs, api_visibility="private"
         )
 

@@ -29,6 +29,7 @@ _MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 # Characters Markdown would otherwise read as formatting in an abstract sentence.
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>$-])")
 CURSOR = "▍"
+PENDING = '<span class="pending">Searching the papers…</span>'
 
 REFERENCES_EMPTY = (
     '<div class="refs-empty">Ask a question: every <b>[n]</b> in an answer links to its paper here, '
@@ -284,6 +285,7 @@ table.stats { border-collapse: collapse; font-size: 0.9rem; }
 table.stats th, table.stats td { border: none !important; border-bottom: 1px solid var(--border-color-primary) !important;
   padding: 0.3em 1.5em 0.3em 0; text-align: left; background: none !important; }
 table.stats th { font-weight: 600; }
+.pending { color: var(--body-text-color-subdued); font-style: italic; }
 .status-line { font-size: 0.85rem; color: var(--body-text-color-subdued); }
 """
 

@@ -75,7 +75,10 @@ def cli_home(cli_ingest: tuple[Path, str]) -> Path:
 
 
 def test_ingest_prints_a_summary_and_reingest_says_0_new(
-    capsys: pytest.CaptureFixture[str], cli_ingest: tuple[Path, str], papers_file: Path, tmp_path: Path
+    capsys: pytest.CaptureFixture[str],
+    cli_ingest: tuple[Path, str],
+    papers_file: Path,
+    tmp_path: Path,
 ) -> None:
     assert cli_ingest[1].startswith("read 3 papers: 3 new, 0 updated, 0 unchanged, 0 skipped;")
     home = tmp_path / "home"
@@ -100,10 +103,17 @@ def test_stats_text_and_json(capsys: pytest.CaptureFixture[str], cli_home: Path)
 
 def test_stats_on_an_empty_home(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     data = stats(capsys, tmp_path / "fresh")
-    assert (data["papers"], data["chunks"], data["embedding_model"], data["last_ingest"]) == (0, 0, None, None)
+    assert (data["papers"], data["chunks"], data["embedding_model"], data["last_ingest"]) == (
+        0,
+        0,
+        None,
+        None,
+    )
 
 
-def test_ask_on_an_empty_store_says_what_to_run(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_ask_on_an_empty_store_says_what_to_run(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     code, out, err = run(capsys, "--home", str(tmp_path / "empty"), "ask", "What is RAG?")
     assert code == 2 and out == ""
     assert err.startswith("error: ") and "rag-papers ingest" in err
@@ -111,7 +121,13 @@ def test_ask_on_an_empty_store_says_what_to_run(capsys: pytest.CaptureFixture[st
 
 def test_ask_json_is_valid_json(capsys: pytest.CaptureFixture[str], cli_home: Path) -> None:
     code, out, err = run(
-        capsys, "--home", str(cli_home), "ask", "--json", "--mode", "extractive",
+        capsys,
+        "--home",
+        str(cli_home),
+        "ask",
+        "--json",
+        "--mode",
+        "extractive",
         "How does Matryoshka Representation Learning encode information at different granularities?",
     )
     assert code == 0, err
@@ -161,7 +177,12 @@ def test_bad_lines_warn_with_file_and_line_and_strict_fails(
     shutil.copytree(cli_home, home)
     src = write_jsonl(
         tmp_path / "mixed.jsonl",
-        [record(0), "{not json", {"title": "No abstract here", "published": "2024-01-01"}, record(1)],
+        [
+            record(0),
+            "{not json",
+            {"title": "No abstract here", "published": "2024-01-01"},
+            record(1),
+        ],
     )
     code, out, err = run(capsys, "--home", str(home), "ingest", "--strict", str(src))
     assert code == 2 and err.startswith("error: ") and "strict" in err
@@ -175,13 +196,25 @@ def test_bad_lines_warn_with_file_and_line_and_strict_fails(
     assert warnings[1].startswith(f"warning: {src}:3: ") and "no abstract" in warnings[1]
     assert "read 2 papers: 0 new, 0 updated, 2 unchanged, 2 skipped" in out
 
-    code, out, err = run(capsys, "--home", str(home), "ask", "--json", "--mode", "extractive", "supervised pre-training")
+    code, out, err = run(
+        capsys,
+        "--home",
+        str(home),
+        "ask",
+        "--json",
+        "--mode",
+        "extractive",
+        "supervised pre-training",
+    )
     assert code == 0, err  # still usable
     assert json.loads(out)["contexts"]
 
 
 def test_mismatched_embedding_backend_is_refused(
-    capsys: pytest.CaptureFixture[str], cli_home: Path, monkeypatch: pytest.MonkeyPatch, papers_file: Path
+    capsys: pytest.CaptureFixture[str],
+    cli_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    papers_file: Path,
 ) -> None:
     monkeypatch.setenv("RAG_PAPERS_EMBED_BACKEND", "openai")
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # never contacted
@@ -211,7 +244,10 @@ def test_installed_entry_point(cli_home: Path) -> None:
     script = Path(sys.executable).parent / "rag-papers"
     proc = subprocess.run(
         [str(script), "--home", str(cli_home), "stats", "--json"],
-        check=False, capture_output=True, text=True, timeout=120,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)

@@ -12,6 +12,7 @@ import functools
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -38,12 +39,16 @@ def real_papers() -> tuple[Paper, ...]:
     return tuple(read_listing(LISTING).papers)
 
 
-def record(i: int, **changes: Any) -> dict[str, Any]:
-    """Paper i of the sample listing as a JSONL record with full metadata."""
+def record(i: int, *, short: bool = True, **changes: Any) -> dict[str, Any]:
+    """Paper i of the sample listing as a JSONL record with full metadata.
+
+    By default only the abstract's first two sentences (one chunk, quick to embed).
+    """
     p = real_papers()[i]
+    abstract = " ".join(re.split(r"(?<=[.!?])\s+", p.abstract)[:2]) if short else p.abstract
     rec = {
         "title": p.title,
-        "abstract": p.abstract,
+        "abstract": abstract,
         "authors": [f"Author {i}-{j}" for j in range(3)],
         "published": f"2024-03-{i + 1:02d}",
         "url": f"https://arxiv.org/abs/2403.{10000 + i}",
@@ -192,7 +197,7 @@ def test_every_chunk_embeds_its_title_and_carries_metadata(tmp_path: Path) -> No
 
     # Small chunks so each abstract is split into several; all of them must carry the title.
     settings = Settings(home=tmp_path / "home", chunk_tokens=96, chunk_overlap=8)
-    src = write_jsonl(tmp_path / "papers.jsonl", [record(0), record(4)])
+    src = write_jsonl(tmp_path / "papers.jsonl", [record(0, short=False), record(4, short=False)])
     # Three papers of a real listing, with author counts and dates with and without a year.
     listing = tmp_path / "listing.txt"
     lines = (FIXTURES / "src_listing_meta.txt").read_text(encoding="utf-8").splitlines()
@@ -233,7 +238,11 @@ def test_every_chunk_embeds_its_title_and_carries_metadata(tmp_path: Path) -> No
         assert chunk["document"] in real_papers()[i].abstract
 
     # Listing papers: ISO dates where the listing gives a year, "" / 0 where it does not.
-    firsts = {c["metadata"]["title"]: c["metadata"] for c in chunks.values() if c["metadata"]["chunk_index"] == 0}
+    firsts = {
+        c["metadata"]["title"]: c["metadata"]
+        for c in chunks.values()
+        if c["metadata"]["chunk_index"] == 0
+    }
     for p, (published, year, n_authors, line) in zip(
         listed, [("", 0, 5, 1), ("", 0, 8, 9), ("2023-08-30", 2023, 6, 17)]
     ):
@@ -250,14 +259,17 @@ def test_every_chunk_embeds_its_title_and_carries_metadata(tmp_path: Path) -> No
 def test_failed_ingest_leaves_index_usable_and_rerun_completes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = Settings(home=tmp_path / "home", embed_batch_size=1)  # 4 chunks per write
-    src = write_jsonl(tmp_path / "papers.jsonl", [record(0), record(1)])
+    # 4 chunks per write; at 160 tokens papers 2 and 3 have 3 and 2 chunks, so the first
+    # write holds paper 2 and the first chunk of paper 3, and the crash cuts paper 3 in half.
+    settings = Settings(home=tmp_path / "home", embed_batch_size=1, chunk_tokens=160)
+    full = [record(i, short=False) for i in range(7)]
+    src = write_jsonl(tmp_path / "papers.jsonl", full[:2])
     ingest([src], settings=settings, progress=False)
     old0 = store_chunks(settings)["arxiv:2403.10000#0"]["document"]
 
     # Five new papers, then a changed version of paper 0 at the end: the crash comes first.
-    changed0 = record(0, abstract="SUPERSEDED. " + record(0)["abstract"])
-    write_jsonl(src, [record(1)] + [record(i) for i in range(2, 7)] + [changed0])
+    changed0 = record(0, abstract="SUPERSEDED. " + full[0]["abstract"])
+    write_jsonl(src, full[1:] + [changed0])
     calls = fail_embedding_after(monkeypatch, good_calls=1)
     with pytest.raises(RuntimeError, match="simulated crash"):
         ingest([src], settings=settings, progress=False)
@@ -266,9 +278,13 @@ def test_failed_ingest_leaves_index_usable_and_rerun_completes(
 
     # The index still answers: stats, and retrieval of a paper from before the crash, whose
     # old version is kept because the crash came before its turn.
+    from rag_papers.store import PaperStore
+
+    states = PaperStore(settings).paper_states()
+    assert sorted(states) == [f"arxiv:2403.{10000 + i}" for i in range(4)]
+    assert [pid for pid, st in states.items() if not st.complete] == ["arxiv:2403.10003"]
     stats = collection_stats(settings)
-    assert 3 <= stats["papers"] < 8
-    assert stats["chunks"] >= 4 + len(papers_in_store(settings)["arxiv:2403.10000"])
+    assert stats["papers"] == 4
     assert store_chunks(settings)["arxiv:2403.10000#0"]["document"] == old0
     top = retrieve_titles(settings, "Matryoshka representation learning nested embeddings")
     assert top[0] == real_papers()[1].title
@@ -276,9 +292,8 @@ def test_failed_ingest_leaves_index_usable_and_rerun_completes(
     # Running it again completes the job: every paper once, each complete, paper 0 updated.
     done = ingest([src], settings=settings, progress=False)
     assert done.read == 7
-    assert done.new + done.updated + done.unchanged == 7
-    assert done.updated >= 1  # paper 0 (and a paper cut in half by the crash, if any)
-    assert done.unchanged >= 2  # paper 1 and the first new paper finished before the crash
+    # new: 4, 5, 6; updated: 0 (changed) and 3 (cut in half); unchanged: 1 and 2
+    assert (done.new, done.updated, done.unchanged) == (3, 2, 2)
     assert set(papers_in_store(settings)) == {f"arxiv:2403.{10000 + i}" for i in range(7)}
     assert_complete(settings)
     assert store_chunks(settings)["arxiv:2403.10000#0"]["document"].startswith("SUPERSEDED.")
@@ -326,7 +341,9 @@ def test_bad_file_is_a_clear_error_and_the_index_is_untouched(
     assert str(path) in str(err.value) and words in str(err.value).lower()
     after = collection_stats(settings)
     assert (after["papers"], after["chunks"], after["last_ingest"]) == (
-        before["papers"], before["chunks"], before["last_ingest"]
+        before["papers"],
+        before["chunks"],
+        before["last_ingest"],
     )
 
 
@@ -354,7 +371,10 @@ def test_bad_lines_are_counted_warnings_and_strict_makes_them_errors(
     assert summary.warnings[0].startswith(f"{src}:2: not valid JSON")
     assert summary.warnings[1].startswith(f"{src}:4: ") and "no abstract" in summary.warnings[1]
     # still usable after all of the above
-    assert retrieve_titles(settings, "nested Matryoshka embeddings of several sizes")[0] == real_papers()[1].title
+    assert (
+        retrieve_titles(settings, "nested Matryoshka embeddings of several sizes")[0]
+        == real_papers()[1].title
+    )
 
 
 # -- embedding model mismatch ----------------------------------------------------------------
@@ -386,7 +406,10 @@ def test_store_built_with_another_model_refuses_and_says_how_to_rebuild(
     assert rebuilt.new == 3
     stats = collection_stats(settings)
     assert (stats["papers"], stats["embedding_model"]) == (3, f"local:{other}")
-    assert retrieve_titles(settings, "supervised pre-training for downstream transfer")[0] == real_papers()[0].title
+    assert (
+        retrieve_titles(settings, "supervised pre-training for downstream transfer")[0]
+        == real_papers()[0].title
+    )
     with pytest.raises(EmbeddingMismatchError):  # and now the default model is the stranger
         Retriever(Settings(home=home)).retrieve("supervised pre-training", k=2)
 
@@ -396,6 +419,7 @@ def test_store_built_with_another_model_refuses_and_says_how_to_rebuild(
 NET_GUARD = '''
 """Loaded at start-up (sitecustomize): record and refuse any non-loopback connection."""
 import os
+import re
 import socket
 
 _LOG = os.environ["NET_GUARD_LOG"]
@@ -434,7 +458,7 @@ def getaddrinfo(host, *args, **kwargs):
 socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo = connect, connect_ex, getaddrinfo
 '''
 
-OFFLINE_SCRIPT = '''
+OFFLINE_SCRIPT = """
 import sys
 from rag_papers import ingest, Settings
 from rag_papers.retrieve import Retriever
@@ -443,7 +467,7 @@ settings = Settings(home=sys.argv[1])
 summary = ingest([sys.argv[2]], settings=settings, progress=False)
 papers = Retriever(settings).retrieve("nested representations of several sizes", k=2)
 print(summary.new, papers[0].title)
-'''
+"""
 
 
 def test_default_path_makes_no_outbound_connection(tmp_path: Path) -> None:
@@ -456,24 +480,46 @@ def test_default_path_makes_no_outbound_connection(tmp_path: Path) -> None:
     guard_dir.mkdir()
     (guard_dir / "sitecustomize.py").write_text(textwrap.dedent(NET_GUARD))
     log = tmp_path / "attempts.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_", "RAG_PAPERS_", "OPENAI_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("HF_", "TRANSFORMERS_", "RAG_PAPERS_", "OPENAI_"))
+    }
     env.update(
-        PYTHONPATH=str(guard_dir), NET_GUARD_LOG=str(log),
-        HTTP_PROXY=dead, HTTPS_PROXY=dead, http_proxy=dead, https_proxy=dead, ALL_PROXY=dead,
+        PYTHONPATH=str(guard_dir),
+        NET_GUARD_LOG=str(log),
+        HTTP_PROXY=dead,
+        HTTPS_PROXY=dead,
+        http_proxy=dead,
+        https_proxy=dead,
+        ALL_PROXY=dead,
         HOME=str(tmp_path),  # no ~/.cache to lean on
     )
     src = write_jsonl(tmp_path / "p.jsonl", [record(0), record(1)])
     proc = subprocess.run(
         [sys.executable, "-c", OFFLINE_SCRIPT, str(tmp_path / "home"), str(src)],
-        env=env, cwd=tmp_path, check=False, capture_output=True, text=True, timeout=120,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.split(None, 1) == ["2", real_papers()[1].title + "\n"]
     assert not log.exists(), log.read_text()
     # the guard itself works: a non-loopback connection is refused and recorded
     probe = subprocess.run(
-        [sys.executable, "-c", "import socket; socket.create_connection(('192.0.2.1', 80), timeout=1)"],
-        env=env, check=False, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            "import socket; socket.create_connection(('192.0.2.1', 80), timeout=1)",
+        ],
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert probe.returncode != 0 and "network disabled by test guard" in probe.stderr
     assert "192.0.2.1" in log.read_text()
@@ -505,7 +551,7 @@ class FakeEmbeddingsServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 server.requests.append(body)
                 server.headers.append(dict(self.headers))
@@ -526,9 +572,13 @@ class FakeEmbeddingsServer:
                     data.append({"object": "embedding", "index": i, "embedding": vec})
                 data.reverse()  # servers may answer out of order; `index` is what counts
                 usage = {"prompt_tokens": len(texts), "total_tokens": len(texts)}
-                self._send(200, {"object": "list", "data": data, "model": body["model"], "usage": usage})
+                self._send(
+                    200, {"object": "list", "data": data, "model": body["model"], "usage": usage}
+                )
 
-            def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+            def _send(
+                self, status: int, payload: Any, headers: dict[str, str] | None = None
+            ) -> None:
                 raw = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -541,7 +591,9 @@ class FakeEmbeddingsServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02})
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}
+        )
         self.thread.daemon = True
 
     def vector(self, text: str) -> list[float]:
@@ -593,7 +645,9 @@ def test_openai_backend_batches_retries_and_guards_the_store(
     assert sum(len(b) for b in batches) == summary.chunks
     titles = tuple(real_papers()[i].title + "\n\n" for i in range(3))
     assert all(text.startswith(titles) for b in batches for text in b)
-    assert all(h.get("Authorization") == "Bearer sk-test-not-a-real-key" for h in embeddings_server.headers)
+    assert all(
+        h.get("Authorization") == "Bearer sk-test-not-a-real-key" for h in embeddings_server.headers
+    )
     assert "sk-test" not in caplog.text
     assert "retrying" in caplog.text
 
@@ -603,7 +657,10 @@ def test_openai_backend_batches_retries_and_guards_the_store(
         text = f"{chunk['metadata']['title']}\n\n{chunk['document']}"
         assert cosine(chunk["embedding"], embeddings_server.vector(text)) > 0.9999, cid
     stats = collection_stats(settings)
-    assert (stats["embedding_model"], stats["embedding_dim"]) == ("openai:text-embedding-3-small", 64)
+    assert (stats["embedding_model"], stats["embedding_dim"]) == (
+        "openai:text-embedding-3-small",
+        64,
+    )
     top = Retriever(settings).retrieve("Matryoshka representation learning", k=2, method="dense")
     assert top[0].title == real_papers()[1].title
 

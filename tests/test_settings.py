@@ -50,7 +50,9 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch, tmp_pat
         Settings()
 
 
-def test_dotenv_file_is_read_and_environment_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_dotenv_file_is_read_and_environment_wins(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".env").write_text(
         f"RAG_PAPERS_K=9\nRAG_PAPERS_EMBED_BATCH_SIZE=16\nOPENAI_API_KEY={KEY}\nUNRELATED=1\n"
@@ -104,9 +106,9 @@ def test_env_example_lists_every_setting_with_its_default(
     (tmp_path / ".env").write_text("".join(f"{v}={val}\n" for v, val in shown.items()))
     from_file = Settings().model_dump()
     defaults = Settings(_env_file=None).model_dump()
-    for variable in shown:
+    for variable, value in shown.items():
         name = field_for(variable)
         got = from_file[name]
         if name == "home":
             got = Path(got).expanduser()
-        assert got == defaults[name], f"{variable}: .env.example shows {shown[variable]!r}"
+        assert got == defaults[name], f"{variable}: .env.example shows {value!r}"

@@ -21,7 +21,13 @@ from rag_papers.stats import collection_stats
 
 pytestmark = pytest.mark.server
 
-LISTING = Path(__file__).resolve().parents[1] / "rag_papers" / "data" / "sample" / "004_9055317b84f6e392.txt"
+LISTING = (
+    Path(__file__).resolve().parents[1]
+    / "rag_papers"
+    / "data"
+    / "sample"
+    / "004_9055317b84f6e392.txt"
+)
 
 
 def free_port() -> int:
@@ -47,7 +53,10 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
         deadline = time.monotonic() + 30
         while True:
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
+                if (
+                    httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code
+                    == 200
+                ):
                     break
             except httpx.TransportError:
                 pass
@@ -71,10 +80,14 @@ def test_ingest_retrieve_and_stats_through_a_chroma_server(
     from rag_papers.retrieve import Retriever
 
     host, port = chroma_server
-    settings = Settings(home=tmp_path / "home", chroma_host=host, chroma_port=port, collection="server_papers")
+    settings = Settings(
+        home=tmp_path / "home", chroma_host=host, chroma_port=port, collection="server_papers"
+    )
     papers = read_listing(LISTING).papers[:4]
     src = tmp_path / "papers.jsonl"
-    src.write_text("\n".join(json.dumps({"title": p.title, "abstract": p.abstract}) for p in papers))
+    src.write_text(
+        "\n".join(json.dumps({"title": p.title, "abstract": p.abstract}) for p in papers)
+    )
 
     first = ingest([src], settings=settings, progress=False)
     assert first.new == 4
@@ -88,7 +101,9 @@ def test_ingest_retrieve_and_stats_through_a_chroma_server(
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
-    client = chromadb.HttpClient(host=host, port=port, settings=ChromaSettings(anonymized_telemetry=False))
+    client = chromadb.HttpClient(
+        host=host, port=port, settings=ChromaSettings(anonymized_telemetry=False)
+    )
     assert client.get_collection("server_papers").count() == first.chunks
 
     top = Retriever(settings).retrieve("Matryoshka representation learning", k=2)
