@@ -102,7 +102,7 @@ class Pipeline:
         self.settings = settings or Settings()
         self.retriever = retriever or Retriever(self.settings)
         self._llm = llm
-        self._sentence_cache: dict[str, tuple[list[str], list[list[float]]]] = {}
+        self._sentence_cache: dict[str, list[float]] = {}
 
     # -- parts --------------------------------------------------------------------------
     def llm(self) -> Any:
@@ -118,22 +118,20 @@ class Pipeline:
             return "openai" if (self._llm is not None or self.settings.resolved_mode() == "openai") else "extractive"
         return mode
 
-    def _sentences(self, paper: RetrievedPaper) -> tuple[list[str], list[list[float]]]:
-        """An abstract's sentences and their embeddings, cached per paper."""
-        cached = self._sentence_cache.get(paper.paper_id)
-        if cached is None:
-            sents = split_sentences(paper.abstract) or [paper.title]
-            vecs = self.retriever.embed_model.get_text_embedding_batch(sents)
-            cached = (sents, vecs)
-            if len(self._sentence_cache) > 2000:
+    def _embed_sentences(self, sentences: list[str]) -> list[list[float]]:
+        """Sentence embeddings, cached across questions (abstract sentences recur)."""
+        missing = [t for t in dict.fromkeys(sentences) if t not in self._sentence_cache]
+        if missing:
+            if len(self._sentence_cache) > 20000:
                 self._sentence_cache.clear()
-            self._sentence_cache[paper.paper_id] = cached
-        return cached
+            vecs = self.retriever.embed_model.get_text_embedding_batch(missing)
+            self._sentence_cache.update(zip(missing, vecs))
+        return [self._sentence_cache[t] for t in sentences]
 
     def _support(self, claim: str, paper: RetrievedPaper, claim_vec: Sequence[float] | None = None) -> list[Support]:
-        sents, vecs = self._sentences(paper)
+        sents = split_sentences(paper.abstract) or [paper.title]
         vec = claim_vec if claim_vec is not None else self.retriever.embed_model.get_text_embedding(claim)
-        return rank_support(content_terms(claim), vec, sents, vecs, self.retriever.idf)
+        return rank_support(content_terms(claim), vec, sents, self._embed_sentences, self.retriever.idf)
 
     # -- entry points -------------------------------------------------------------------
     def prepare(

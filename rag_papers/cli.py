@@ -100,7 +100,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 # -- parser -----------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The full parser; with `command` known, only that command's heavy module is imported
+    (gradio alone takes seconds to import, and `ask` should not pay for it)."""
     parser = argparse.ArgumentParser(
         prog="rag-papers", description="Question answering over research-paper abstracts, with citations."
     )
@@ -130,27 +132,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the Answer as JSON")
     p.set_defaults(func=cmd_ask)
 
-    try:
+    p = sub.add_parser("eval", help="evaluate retrieval and answers on a question set")
+    if command in (None, "eval"):
         from rag_papers import evaluate
 
-        p = sub.add_parser("eval", help="evaluate retrieval and answers on a question set")
         evaluate.add_arguments(p)
         p.set_defaults(func=evaluate.run_cli)
-    except ImportError:
-        pass
-    try:
+    p = sub.add_parser("chat", help="start the chat page (http://127.0.0.1:7860)")
+    if command in (None, "chat"):
         from rag_papers import ui
 
-        p = sub.add_parser("chat", help="start the chat page (http://127.0.0.1:7860)")
         ui.add_arguments(p)
         p.set_defaults(func=ui.run_cli)
-    except ImportError:
-        pass
     return parser
 
 
+def _command(argv: list[str]) -> str | None:
+    """The subcommand named in argv, if any (options before it are skipped)."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--home":
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = _command(argv)
+    known = {"ingest", "stats", "ask", "eval", "chat"}
+    args = build_parser(command if command in known and "-h" not in argv and "--help" not in argv else None).parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

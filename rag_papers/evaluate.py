@@ -45,6 +45,9 @@ SCHEMA_VERSION = 1
 MODES = ("retrieval", "answer", "both")
 BASELINES = ("bm25", "dense")
 GATE_CONFIG = "hybrid"
+# Settings a Retriever reads; configurations that agree on these share one.
+RETRIEVER_FIELDS = ("home", "collection", "chroma_host", "chroma_port", "embed_backend", "embed_model",
+                    "embed_device", "light_query_encoder", "candidates", "rrf_k")
 DEFAULT_QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "dev_questions.jsonl"
 CACHE_FILE = "cache.jsonl"
 NOT_JUDGED = "not measured: no judge LLM configured"
@@ -306,7 +309,8 @@ class _Runtime:
 
     @staticmethod
     def retriever_key(s: Settings) -> str:
-        return s.model_copy(update={"retriever": "hybrid"}).settings_hash()
+        """What a Retriever's results depend on (the method and k are passed per call)."""
+        return "|".join(str(getattr(s, f, None)) for f in RETRIEVER_FIELDS)
 
     def store(self, s: Settings) -> Any:
         key = self.store_key(s)
@@ -325,14 +329,13 @@ class _Runtime:
             if self.given_retriever is not None and key == self.retriever_key(self.base):
                 self._retrievers[key] = self.given_retriever
             else:
-                from rag_papers.embed import embed_model_id, make_embed_model
                 from rag_papers.retrieve import Retriever
 
                 store = self.store(s)
-                store.check_model(embed_model_id(s))
-                ekey = f"{s.embed_backend}|{s.embed_model}|{s.embed_device}"
+                ekey = "|".join(str(getattr(s, f, None)) for f in RETRIEVER_FIELDS if f not in ("candidates", "rrf_k"))
                 if ekey not in self._embeds:
-                    self._embeds[ekey] = MemoEmbed(make_embed_model(s))
+                    # The retriever's own factory and model check; we only wrap the result.
+                    self._embeds[ekey] = MemoEmbed(Retriever(s, store=store).embed_model)
                 self._retrievers[key] = Retriever(s, store=store, embed_model=self._embeds[ekey])
                 self._owned[key] = self._embeds[ekey]
         return self._retrievers[key]
@@ -823,9 +826,7 @@ def _prefetch_sentences(rt: _Runtime, cfg: EvalConfig, texts: list[str], todo: S
     """Embed the questions and the sentences of the abstracts they will quote, in big batches."""
     from rag_papers.evidence import split_sentences
 
-    memo = rt.own_memo(cfg.settings)
-    if memo is None:
-        return  # a retriever passed in: not our model to batch for
+    memo = rt.embed(cfg.settings)
     memo.prefetch_queries(texts)
     ids = {p["paper_id"] for q in todo for p in retrieved.get((q.id, cfg.name), {}).get("ranked", [])[: cfg.settings.k]}
     if ids:

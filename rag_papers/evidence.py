@@ -169,13 +169,24 @@ def rank_support(
     claim_terms: Sequence[str],
     claim_vec: Sequence[float],
     sentences: Sequence[str],
-    sentence_vecs: Sequence[Sequence[float]],
+    embed: Callable[[list[str]], Sequence[Sequence[float]]],
     idf: IdfFn,
+    shortlist: int = 4,
 ) -> list[Support]:
-    """Every sentence's support for the claim, best first."""
+    """Every sentence's support for the claim, best first.
+
+    Embedding every sentence of every retrieved abstract costs seconds on a small CPU, so only
+    the `shortlist` sentences with the best term coverage (and the first, which often states
+    the contribution) are embedded; the rest keep cosine 0 and rank on coverage alone.
+    """
+    covs = [coverage(claim_terms, set(content_terms(s)), idf) for s in sentences]
+    chosen = sorted(range(len(sentences)), key=lambda i: (-covs[i], i))[:shortlist]
+    if sentences and 0 not in chosen:
+        chosen.append(0)
+    vecs = dict(zip(chosen, embed([sentences[i] for i in chosen])))
     out = [
-        Support(s, i, cosine(claim_vec, v), coverage(claim_terms, set(content_terms(s)), idf))
-        for i, (s, v) in enumerate(zip(sentences, sentence_vecs))
+        Support(s, i, cosine(claim_vec, vecs[i]) if i in vecs else 0.0, covs[i])
+        for i, s in enumerate(sentences)
     ]
     out.sort(key=lambda sup: -sup.score)
     return out

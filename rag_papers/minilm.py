@@ -48,7 +48,13 @@ class MiniLMEncoder:
         self.heads = int(config["num_attention_heads"])
         self.layers = int(config["num_hidden_layers"])
         self.eps = float(config["layer_norm_eps"])
-        self.w = load_file(str(folder / "model.safetensors"))
+        # Copy into fresh aligned arrays, linear weights pre-transposed: safetensors' buffers can
+        # be unaligned, which silently sends numpy's matmul down a slow path without BLAS.
+        self.w = {
+            name: np.ascontiguousarray(v.T if v.ndim == 2 and ".layer." in name else v, dtype=np.float32)
+            for name, v in load_file(str(folder / "model.safetensors")).items()
+            if v.dtype != np.int64
+        }
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
@@ -80,7 +86,9 @@ class MiniLMEncoder:
             p = f"encoder.layer.{i}."
 
             def lin(v: np.ndarray, name: str, p: str = p) -> np.ndarray:
-                return v @ w[p + name + ".weight"].T + w[p + name + ".bias"]
+                # 2-D matmul: numpy's broadcast (n, L, h) @ (h, o) path is ~100x slower here
+                out = v.reshape(-1, v.shape[-1]) @ w[p + name + ".weight"] + w[p + name + ".bias"]
+                return out.reshape(*v.shape[:-1], -1)
 
             def split(v: np.ndarray) -> np.ndarray:
                 # contiguous, or numpy's stacked matmul falls back to slow non-BLAS loops

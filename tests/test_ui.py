@@ -148,7 +148,8 @@ def test_two_sessions_at_once_do_not_mix(app_url: str) -> None:
         users = [plain(m) for m in history if m["role"] == "user"]
         assert users == questions[name], f"session {name} saw {users}"
         assert not any(q in plain(m) for m in history for q in questions[other])
-        assert all(cited(m) for m in history if m["role"] == "assistant")
+        for m in history:
+            assert m["role"] == "user" or cited(m), f"session {name}: {text_of(m)[:400]}"
     assert MRL_TITLE in latest_refs(results["a"][1]) and LOOK_TITLE not in results["a"][1]
     assert LOOK_TITLE in latest_refs(results["b"][1]) and MRL_TITLE not in results["b"][1]
 
