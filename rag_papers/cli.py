@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -78,9 +79,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from rag_papers.types import Answer
 
     settings = _settings(args)
-    filters = Filters.parse_years(args.year) if args.year else None
-    if args.title:
-        filters = Filters(**{**(filters.__dict__ if filters else {}), "title_contains": args.title})
+    filters = Filters.parse_years(args.year) if args.year else Filters()
+    filters = dataclasses.replace(
+        filters, date_from=args.since, date_to=args.until, title_contains=args.title or None
+    )
     if args.json:
         result = answer(args.question, settings=settings, filters=filters, k=args.k, mode=args.mode)
         print(json.dumps(result.to_dict(), indent=2, default=str))
@@ -127,6 +129,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("--k", type=int, default=None, help="papers to retrieve (default 5)")
     p.add_argument("--year", help="publication years, e.g. 2023 or 2021-2024")
+    p.add_argument("--since", metavar="YYYY-MM-DD", help="only papers published on or after this date")
+    p.add_argument("--until", metavar="YYYY-MM-DD", help="only papers published on or before this date")
     p.add_argument("--title", help="only papers whose title contains this text")
     p.add_argument("--mode", choices=["auto", "openai", "extractive"], default=None)
     p.add_argument("--json", action="store_true", help="print the Answer as JSON")

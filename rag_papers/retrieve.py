@@ -12,6 +12,7 @@ import logging
 import math
 import threading
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from rag_papers import _offline  # noqa: F401
@@ -91,10 +92,10 @@ class Filters:
 
 def _date_ord(text: str) -> int:
     try:
-        y, m, d = (int(x) for x in text.split("-"))
-        return y * 10000 + m * 100 + d
-    except ValueError:
-        raise QuestionError(f"date {text!r} not understood — use YYYY-MM-DD") from None
+        day = date.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise QuestionError(f"date {text!r} not understood — use a real date as YYYY-MM-DD") from None
+    return day.year * 10000 + day.month * 100 + day.day
 
 
 def rrf(rankings: list[list[str]], k: int = 60) -> dict[str, float]:
