@@ -235,7 +235,7 @@ class Pipeline:
     def _gives_number(self, question: str, head: str, paper: RetrievedPaper, sups: list[Support]) -> bool:
         """A sentence of this paper states a number for the quantity, and the paper is about
         the thing the question names (if it names one)."""
-        names = named_terms(question)
+        names = named_terms(strip_context(question))
         if names and not set(names) & set(content_terms(f"{paper.title} {paper.abstract}")):
             return False
         return any(head in content_terms(s.sentence) and states_number(s.sentence, question) for s in sups)
@@ -364,6 +364,16 @@ class Pipeline:
 
 
 # -- text helpers -----------------------------------------------------------------------
+# A follow-up rewritten offline carries what it refers to as "(about: titles)"; the names in
+# those titles say what the conversation is about, not what the user asked for.
+ABOUT = "(about: "
+
+
+def strip_context(question: str) -> str:
+    i = question.rfind(ABOUT)
+    return question[:i].rstrip() if i >= 0 else question
+
+
 def _strip_end(sentence: str) -> str:
     return sentence.rstrip().rstrip(".!?;:").rstrip()
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rag_papers import templates
-from rag_papers.answer import Pipeline, validate_question
+from rag_papers.answer import ABOUT, Pipeline, validate_question
 from rag_papers.retrieve import Filters, Retriever
 from rag_papers.settings import Settings
 from rag_papers.types import Answer
@@ -103,4 +103,4 @@ def rule_rewrite(question: str, last: Turn) -> str:
         return question
     cited = [c.title for c in last.answer.citations][:2]
     about = "; ".join(cited) if cited else last.standalone
-    return f"{question} (about: {about})"
+    return f"{question} {ABOUT}{about})"

@@ -20,6 +20,8 @@ def test_offline_follow_up_is_steered_back_to_the_cited_paper(small_pipeline) ->
     # Without the rewrite the follow-up alone would not find the paper the user means.
     alone = small_pipeline.retriever.retrieve("what speed-ups does it report?", k=3)
     assert MRL not in [p.title for p in alone]
+    # The titles attached for context do not turn into names the answer must contain (2D ...).
+    assert not follow.abstained and any(c.title == MRL for c in follow.citations)
     assert follow.question == "what speed-ups does it report?"
     assert len(chat.turns) == 2
 
