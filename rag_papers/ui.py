@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from rag_papers import _offline  # noqa: F401  (analytics and hub look-ups off before gradio loads)
 
+# isort: split
+
 import argparse
 import html
 import ipaddress
@@ -57,6 +59,7 @@ class ChatSession:
     assistant: Assistant
     messages: list[dict[str, str]] = field(default_factory=list)
     turns: list[render.Turn] = field(default_factory=list)
+    busy: bool = False  # a question is being answered; a second one (double click) is ignored
 
     def clear(self) -> None:
         self.assistant.reset()
@@ -79,9 +82,18 @@ class Catalog:
         with self._lock:
             chunks = store.count_chunks()
             if chunks != self._chunks:
-                got = store.collection.get(where={"chunk_index": 0}, include=["metadatas"]) if chunks else None
+                got = (
+                    store.collection.get(where={"chunk_index": 0}, include=["metadatas"])
+                    if chunks
+                    else None
+                )
                 metas = list(got["metadatas"]) if got else []
-                metas.sort(key=lambda m: (-int(m.get("published_ord") or 0), str(m.get("title", "")).lower()))
+                metas.sort(
+                    key=lambda m: (
+                        -int(m.get("published_ord") or 0),
+                        str(m.get("title", "")).lower(),
+                    )
+                )
                 self._papers, self._chunks = metas, chunks
             return self._papers
 
@@ -97,7 +109,9 @@ class Catalog:
     def find(self, title: str) -> dict[str, Any] | None:
         return next((m for m in self.papers() if m.get("title") == title), None)
 
-    def search(self, query: str, year_from: Any = None, year_to: Any = None) -> list[dict[str, Any]]:
+    def search(
+        self, query: str, year_from: Any = None, year_to: Any = None
+    ) -> list[dict[str, Any]]:
         """Papers whose title or abstract contains every word of the query, within the years."""
         words = (query or "").lower().split()
         lo, hi = _year(year_from), _year(year_to)
@@ -127,7 +141,9 @@ def _year(value: Any) -> int | None:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise QuestionError(f"year {value!r} not understood — pick a year such as 2023, or {ANY_YEAR}") from None
+        raise QuestionError(
+            f"year {value!r} not understood — pick a year such as 2023, or {ANY_YEAR}"
+        ) from None
 
 
 def _options(pipeline: Pipeline, k: Any, year_from: Any, year_to: Any, mode: Any) -> dict[str, Any]:
@@ -152,8 +168,13 @@ def _table(papers: list[dict[str, Any]]) -> dict[str, Any]:
             authors = f"{n_authors} author{'s' if n_authors > 1 else ''}"
         published = m.get("published") or m.get("date_text") or "—"
         rows.append(
-            [str(m.get("title", "")), str(published), authors or "—", str(m.get("arxiv_id") or "—"),
-             int(m.get("n_chunks") or 0)]
+            [
+                str(m.get("title", "")),
+                str(published),
+                authors or "—",
+                str(m.get("arxiv_id") or "—"),
+                int(m.get("n_chunks") or 0),
+            ]
         )
     return {"headers": TABLE_HEADERS, "data": rows}
 
@@ -167,8 +188,17 @@ def _theme() -> gr.themes.Base:
     """
     return gr.themes.Default(
         primary_hue="indigo",
-        font=[gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)), "ui-sans-serif", "system-ui", "sans-serif"],
-        font_mono=[gr.themes.LocalFont("IBM Plex Mono", weights=(400, 700)), "ui-monospace", "monospace"],
+        font=[
+            gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)),
+            "ui-sans-serif",
+            "system-ui",
+            "sans-serif",
+        ],
+        font_mono=[
+            gr.themes.LocalFont("IBM Plex Mono", weights=(400, 700)),
+            "ui-monospace",
+            "monospace",
+        ],
     )
 
 
@@ -205,8 +235,10 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
 
     def status_line() -> str:
         n = len(_safe(catalog.papers, []))
-        how = f"answers written by {settings.llm_model}" if default_mode == "openai" else (
-            "extractive answers (quoted from the abstracts, no LLM configured)"
+        how = (
+            f"answers written by {settings.llm_model}"
+            if default_mode == "openai"
+            else ("extractive answers (quoted from the abstracts, no LLM configured)")
         )
         return f'<div class="status-line">{n} papers indexed · {html.escape(how)}</div>'
 
@@ -218,6 +250,18 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
         question: Any, k: Any, year_from: Any, year_to: Any, mode: Any, session: ChatSession | None
     ) -> Iterator[tuple[Any, ...]]:
         session = session if isinstance(session, ChatSession) else new_session()
+        if session.busy:
+            yield list(session.messages), render.references_html(session.turns), session, question
+            return
+        session.busy = True
+        try:
+            yield from answer_turn(question, k, year_from, year_to, mode, session)
+        finally:
+            session.busy = False
+
+    def answer_turn(
+        question: Any, k: Any, year_from: Any, year_to: Any, mode: Any, session: ChatSession
+    ) -> Iterator[tuple[Any, ...]]:
         text = question if isinstance(question, str) else ("" if question is None else question)
         shown = " ".join(text.split()) if isinstance(text, str) else str(text)
         turn = render.Turn(len(session.turns) + 1, shown)
@@ -233,7 +277,9 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
         try:
             parts: list[str] = []
             last = time.monotonic()
-            for item in session.assistant.stream(text, **_options(pipeline, k, year_from, year_to, mode)):
+            for item in session.assistant.stream(
+                text, **_options(pipeline, k, year_from, year_to, mode)
+            ):
                 if isinstance(item, Answer):
                     turn.answer = item
                     reply["content"] = render.answer_markdown(item, turn.number)
@@ -280,7 +326,9 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
             return render.stats_html(collection_stats(settings))
         except Exception:
             log.exception("collection_stats failed")
-            return render.error_markdown("Index statistics are unavailable; the server log has the details.")
+            return render.error_markdown(
+                "Index statistics are unavailable; the server log has the details."
+            )
 
     def refresh() -> tuple[Any, ...]:
         """Everything that depends on what is indexed; run on page load and after an ingest."""
@@ -297,11 +345,13 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
             stats(),
         )
 
-    def index_sample(progress: gr.Progress = gr.Progress(track_tqdm=True)) -> str:
+    def index_sample(progress: gr.Progress = gr.Progress(track_tqdm=True)) -> str:  # noqa: B008 (Gradio's way)
         from rag_papers.ingest import ingest
 
         if not ingest_lock.acquire(blocking=False):
-            return "Indexing is already running in another session; reload the page when it finishes."
+            return (
+                "Indexing is already running in another session; reload the page when it finishes."
+            )
         try:
             progress(0, desc="Reading the bundled sample")
             summary = ingest(sample=True, settings=settings, progress=True)
@@ -321,7 +371,9 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
     with PapersApp(title="rag-papers", analytics_enabled=False) as demo:
         session = gr.State(None)
         with gr.Column(elem_classes="app-header"):
-            gr.Markdown("# Ask the papers\nQuestions answered from research-paper abstracts, every claim cited.")
+            gr.Markdown(
+                "# Ask the papers\nQuestions answered from research-paper abstracts, every claim cited."
+            )
             status = gr.HTML(status_line(), elem_id="status")
         with gr.Group(visible=False, elem_id="empty-store") as empty_box:
             with gr.Row(equal_height=True):
@@ -330,54 +382,72 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
                     "(a few minutes on a laptop CPU), or run `rag-papers ingest PATH` and reload the page.",
                     padding=True,
                 )
-                index_btn = gr.Button("Index the bundled sample", variant="primary", scale=0, min_width=240,
-                                      elem_id="index-sample")
+                index_btn = gr.Button(
+                    "Index the bundled sample",
+                    variant="primary",
+                    scale=0,
+                    min_width=240,
+                    elem_id="index-sample",
+                )
             index_status = gr.Markdown(min_height=48, padding=True, elem_id="index-status")
         with gr.Tabs():
-            with gr.Tab("Ask", id="ask"):
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=3, min_width=420):
-                        chatbot = gr.Chatbot(
-                            label="Conversation",
-                            elem_id="chat",
-                            height=560,
-                            latex_delimiters=[],
-                            buttons=["copy"],
-                            feedback_options=None,
-                            placeholder="Ask about the indexed papers. Answers cite them as [n].",
+            with gr.Tab("Ask", id="ask"), gr.Row(equal_height=False):
+                with gr.Column(scale=3, min_width=420):
+                    chatbot = gr.Chatbot(
+                        label="Conversation",
+                        elem_id="chat",
+                        height=560,
+                        latex_delimiters=[],
+                        buttons=["copy"],
+                        feedback_options=None,
+                        placeholder="Ask about the indexed papers. Answers cite them as [n].",
+                    )
+                    with gr.Row():
+                        question = gr.Textbox(
+                            label="Question",
+                            show_label=False,
+                            placeholder="Ask a question about the indexed papers…",
+                            elem_id="question",
+                            scale=6,
+                            lines=1,
+                            max_lines=4,
+                            autofocus=True,
                         )
+                        ask_btn = gr.Button(
+                            "Ask", variant="primary", scale=1, min_width=90, elem_id="ask"
+                        )
+                        new_btn = gr.Button("New chat", scale=1, min_width=120, elem_id="new-chat")
+                    with gr.Accordion("Settings", open=False, elem_id="settings"):
                         with gr.Row():
-                            question = gr.Textbox(
-                                label="Question",
-                                show_label=False,
-                                placeholder="Ask a question about the indexed papers…",
-                                elem_id="question",
-                                scale=6,
-                                lines=1,
-                                max_lines=4,
-                                autofocus=True,
+                            k = gr.Slider(
+                                1,
+                                MAX_K,
+                                value=min(settings.k, MAX_K),
+                                step=1,
+                                label="Papers retrieved (k)",
                             )
-                            ask_btn = gr.Button("Ask", variant="primary", scale=1, min_width=90, elem_id="ask")
-                            new_btn = gr.Button("New chat", scale=1, min_width=120, elem_id="new-chat")
-                        with gr.Accordion("Settings", open=False, elem_id="settings"):
-                            with gr.Row():
-                                k = gr.Slider(1, MAX_K, value=min(settings.k, MAX_K), step=1,
-                                              label="Papers retrieved (k)")
-                                year_from = year_dropdown("From year")
-                                year_to = year_dropdown("To year")
-                            mode = gr.Radio(
-                                [("Extractive (quotes, no LLM)", "extractive"), (f"LLM: {settings.llm_model}", "openai")],
-                                value=default_mode,
-                                label="Answer mode",
-                                visible=llm_available,
-                            )
-                    with gr.Column(scale=2, min_width=320):
-                        gr.Markdown("### References")
-                        refs = gr.HTML(render.references_html([]), elem_id="references")
+                            year_from = year_dropdown("From year")
+                            year_to = year_dropdown("To year")
+                        mode = gr.Radio(
+                            [
+                                ("Extractive (quotes, no LLM)", "extractive"),
+                                (f"LLM: {settings.llm_model}", "openai"),
+                            ],
+                            value=default_mode,
+                            label="Answer mode",
+                            visible=llm_available,
+                        )
+                with gr.Column(scale=2, min_width=320):
+                    gr.Markdown("### References")
+                    refs = gr.HTML(render.references_html([]), elem_id="references")
             with gr.Tab("Collection", id="collection"):
                 with gr.Row():
-                    search = gr.Textbox(label="Search titles and abstracts", placeholder="e.g. retrieval, diffusion",
-                                        scale=4, elem_id="search")
+                    search = gr.Textbox(
+                        label="Search titles and abstracts",
+                        placeholder="e.g. retrieval, diffusion",
+                        scale=4,
+                        elem_id="search",
+                    )
                     b_from = year_dropdown("From year", scale=1)
                     b_to = year_dropdown("To year", scale=1)
                 count = gr.HTML()
@@ -398,7 +468,11 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
 
         # -- events -----------------------------------------------------------------------
         chat_outputs = [chatbot, refs, session, question]
-        ask_args = {"fn": ask, "inputs": [question, k, year_from, year_to, mode, session], "outputs": chat_outputs}
+        ask_args = {
+            "fn": ask,
+            "inputs": [question, k, year_from, year_to, mode, session],
+            "outputs": chat_outputs,
+        }
         ask_btn.click(**ask_args, api_name="ask", show_progress="minimal")
         question.submit(**ask_args, api_visibility="private", show_progress="minimal")
         chatbot.example_select(pick_example, None, question, api_visibility="private").then(
@@ -409,18 +483,38 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
 
         browse_inputs = [search, b_from, b_to]
         search.submit(browse, browse_inputs, [table, count], api_name="browse")
-        search.change(browse, browse_inputs, [table, count], api_visibility="private", trigger_mode="always_last")
+        search.change(
+            browse,
+            browse_inputs,
+            [table, count],
+            api_visibility="private",
+            trigger_mode="always_last",
+        )
         b_from.change(browse, browse_inputs, [table, count], api_visibility="private")
         b_to.change(browse, browse_inputs, [table, count], api_visibility="private")
         table.select(show_paper, None, paper, api_visibility="private")
 
-        refresh_outputs = [status, empty_box, chatbot, year_from, year_to, b_from, b_to, table, count, stats_box]
+        refresh_outputs = [
+            status,
+            empty_box,
+            chatbot,
+            year_from,
+            year_to,
+            b_from,
+            b_to,
+            table,
+            count,
+            stats_box,
+        ]
         demo.load(refresh, None, refresh_outputs, api_name="refresh")
         index_btn.click(
-            index_sample, None, index_status, api_name="index_sample", concurrency_limit=1, show_progress="full"
-        ).then(
-            refresh, None, refresh_outputs, api_visibility="private"
-        )
+            index_sample,
+            None,
+            index_status,
+            api_name="index_sample",
+            concurrency_limit=1,
+            show_progress="full",
+        ).then(refresh, None, refresh_outputs, api_visibility="private")
 
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=QUEUE_MAX)
     return demo
@@ -455,9 +549,23 @@ def check_bind(host: str, auth: tuple[str, str] | None, insecure_no_auth: bool =
     )
 
 
+def warm_up(pipeline: Pipeline) -> None:
+    """Load the embedding model and keyword index now, so the first visitor does not wait for them."""
+    try:
+        if pipeline.retriever.store.count_chunks():
+            pipeline.retriever.embed_model  # noqa: B018 (loads on first access)
+            pipeline.retriever.bm25()
+    except Exception:
+        log.exception("warming up the retriever failed; the first question will retry")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default=None, help="address to bind (default: RAG_PAPERS_UI_HOST or 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=None, help="port (default: RAG_PAPERS_UI_PORT or 7860)")
+    parser.add_argument(
+        "--host", default=None, help="address to bind (default: RAG_PAPERS_UI_HOST or 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=None, help="port (default: RAG_PAPERS_UI_PORT or 7860)"
+    )
     parser.add_argument(
         "--insecure-no-auth",
         action="store_true",
@@ -475,7 +583,9 @@ def run_cli(args: argparse.Namespace) -> int:
     port = args.port or settings.ui_port
     auth = parse_auth(settings)
     check_bind(host, auth, args.insecure_no_auth)
-    demo = build_app(settings)
+    pipeline = Pipeline(settings)
+    demo = build_app(pipeline=pipeline)
+    threading.Thread(target=warm_up, args=(pipeline,), name="warm-up", daemon=True).start()
     print(f"rag-papers chat: http://{host}:{port}  (Ctrl-C to stop)", file=sys.stderr)
     demo.launch(
         server_name=host,
@@ -488,13 +598,16 @@ def run_cli(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rag_papers.ui", description="Start the rag-papers chat page.")
+    parser = argparse.ArgumentParser(
+        prog="python -m rag_papers.ui", description="Start the rag-papers chat page."
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     parser.add_argument("--home", help="data directory (default: RAG_PAPERS_HOME or ~/.rag_papers)")
     add_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
     )
     try:
         return run_cli(args)

@@ -175,10 +175,16 @@ def citation_html(turn: int, citation: Citation, abstract: str) -> str:
     url = paper_link(citation.url)
     title = html.escape(citation.title)
     title_html = (
-        f'<a href="{html.escape(url)}" target="_blank" rel="noopener noreferrer">{title}</a>' if url else title
+        f'<a href="{html.escape(url)}" target="_blank" rel="noopener noreferrer">{title}</a>'
+        if url
+        else title
     )
     meta = [html.escape(_date(citation.published, citation.date_text))]
-    meta.append(f'<a href="{html.escape(url)}" target="_blank" rel="noopener noreferrer">link</a>' if url else "no link in the source")
+    meta.append(
+        f'<a href="{html.escape(url)}" target="_blank" rel="noopener noreferrer">link</a>'
+        if url
+        else "no link in the source"
+    )
     if citation.added_by_code:
         meta.append("citation added by the checker (the model left this sentence uncited)")
     return (
@@ -197,7 +203,9 @@ def _turn_refs(turn: Turn) -> str:
     if answer.abstained or not answer.citations:
         return '<div class="refs-none">No paper supports an answer to this question.</div>'
     abstracts = {n: p.abstract for n, p in enumerate(answer.contexts, start=1)}
-    return "".join(citation_html(turn.number, c, abstracts.get(c.number, "")) for c in answer.citations)
+    return "".join(
+        citation_html(turn.number, c, abstracts.get(c.number, "")) for c in answer.citations
+    )
 
 
 def references_html(turns: Sequence[Turn]) -> str:
@@ -210,9 +218,13 @@ def references_html(turns: Sequence[Turn]) -> str:
         head = f'<span class="refs-qn">Q{turn.number}</span> {question}'
         body = _turn_refs(turn)
         if i == 0:
-            blocks.append(f'<div class="refs-turn latest"><div class="refs-q">{head}</div>{body}</div>')
+            blocks.append(
+                f'<div class="refs-turn latest"><div class="refs-q">{head}</div>{body}</div>'
+            )
         else:
-            blocks.append(f'<details class="refs-turn"><summary class="refs-q">{head}</summary>{body}</details>')
+            blocks.append(
+                f'<details class="refs-turn"><summary class="refs-q">{head}</summary>{body}</details>'
+            )
     return f'<div class="refs">{"".join(blocks)}</div>'
 
 
@@ -241,7 +253,9 @@ def paper_html(meta: dict[str, Any] | None) -> str:
     url = paper_link(meta.get("url"), meta.get("arxiv_id"))
     title = html.escape(str(meta.get("title", "")))
     if url:
-        title = f'<a href="{html.escape(url)}" target="_blank" rel="noopener noreferrer">{title}</a>'
+        title = (
+            f'<a href="{html.escape(url)}" target="_blank" rel="noopener noreferrer">{title}</a>'
+        )
     bits = [html.escape(_date(meta.get("published"), meta.get("date_text")))]
     if meta.get("authors"):
         bits.append(html.escape(str(meta["authors"])))
@@ -281,7 +295,7 @@ a.cite:hover { text-decoration: underline; }
 .answer-meta { font-size: 0.78rem; color: var(--body-text-color-subdued); margin-top: 0.5em; }
 .abstain { border-left: 3px solid #9ca3af; padding-left: 0.6em; }
 .chat-error { border-left: 3px solid #f59e0b; padding-left: 0.6em; }
-table.stats { border-collapse: collapse; font-size: 0.9rem; }
+table.stats { border-collapse: collapse; font-size: 0.9rem; border: none !important; }
 table.stats th, table.stats td { border: none !important; border-bottom: 1px solid var(--border-color-primary) !important;
   padding: 0.3em 1.5em 0.3em 0; text-align: left; background: none !important; }
 table.stats th { font-weight: 600; }
@@ -302,7 +316,7 @@ document.addEventListener("click", function (event) {
   if (!target) return;
   const folded = target.closest("details");
   if (folded) folded.open = true;
-  target.scrollIntoView({behavior: "smooth", block: "nearest"});
+  target.scrollIntoView({behavior: "instant", block: "nearest"});
   document.querySelectorAll(".ref.targeted").forEach(function (el) { el.classList.remove("targeted"); });
   target.classList.add("targeted");
 }, true);

@@ -41,7 +41,9 @@ def free_port() -> int:
 def launch(pipeline: Pipeline, **kwargs: Any) -> tuple[Any, str]:
     demo = ui.build_app(pipeline=pipeline)
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **kwargs)
+    demo.launch(
+        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **kwargs
+    )
     return demo, f"http://127.0.0.1:{port}/"
 
 
@@ -58,8 +60,14 @@ def client(url: str, **kwargs: Any) -> Client:
     return Client(url, verbose=False, download_files=False, **kwargs)
 
 
-def ask(c: Client, question: Any, k: Any = 5, year_from: Any = "Any", year_to: Any = "Any",
-        mode: str = "extractive") -> tuple[list[dict[str, Any]], str]:
+def ask(
+    c: Client,
+    question: Any,
+    k: Any = 5,
+    year_from: Any = "Any",
+    year_to: Any = "Any",
+    mode: str = "extractive",
+) -> tuple[list[dict[str, Any]], str]:
     history, refs, _box = c.predict(question, k, year_from, year_to, mode, api_name="/ask")
     return history, refs
 
@@ -111,7 +119,8 @@ def test_follow_up_keeps_the_conversation_and_new_chat_clears_it(app_url: str) -
     assert [m["role"] for m in history] == ["user", "assistant", "user", "assistant"]
     assert cited(history[3]), text_of(history[3])
     assert MRL_TITLE in latest_refs(refs)  # "it" was understood as the paper of the first answer
-    assert "Q2" in latest_refs(refs) and "<details" in refs  # the first turn's references stay, folded
+    # The first turn's references stay, folded.
+    assert "Q2" in latest_refs(refs) and "<details" in refs
     assert 'href="#ref-2-' in text_of(history[3])  # links of the second answer point at turn 2
 
     history, refs, _box = c.predict(api_name="/new_chat")
@@ -122,8 +131,10 @@ def test_follow_up_keeps_the_conversation_and_new_chat_clears_it(app_url: str) -
 
 
 def test_two_sessions_at_once_do_not_mix(app_url: str) -> None:
-    questions = {"a": [MRL_QUESTION, "What does it cost at inference?"],
-                 "b": [LOOK_QUESTION, "What problem does it relieve?"]}
+    questions = {
+        "a": [MRL_QUESTION, "What does it cost at inference?"],
+        "b": [LOOK_QUESTION, "What problem does it relieve?"],
+    }
     results: dict[str, tuple[list[dict[str, Any]], str]] = {}
     errors: list[BaseException] = []
     start = threading.Barrier(2)
@@ -144,7 +155,7 @@ def test_two_sessions_at_once_do_not_mix(app_url: str) -> None:
         t.join(timeout=180)
     assert not errors, errors
     for name, other in (("a", "b"), ("b", "a")):
-        history, refs = results[name]
+        history, _refs = results[name]
         users = [plain(m) for m in history if m["role"] == "user"]
         assert users == questions[name], f"session {name} saw {users}"
         assert not any(q in plain(m) for m in history for q in questions[other])
@@ -163,8 +174,9 @@ def test_two_sessions_at_once_do_not_mix(app_url: str) -> None:
         ("What is\x00 MRL?", {}, "control characters"),
     ],
 )
-def test_bad_input_gets_a_friendly_message(app_url: str, question: str, options: dict[str, Any],
-                                           expected: str) -> None:
+def test_bad_input_gets_a_friendly_message(
+    app_url: str, question: str, options: dict[str, Any], expected: str
+) -> None:
     history, refs = ask(client(app_url), question, **options)
     reply = text_of(history[-1])
     assert history[-1]["role"] == "assistant"
@@ -194,11 +206,19 @@ def test_llm_modes_are_shown_and_an_unreachable_llm_is_a_message(
     demo, url = launch(Pipeline(settings, retriever=small_pipeline.retriever))
     try:
         c = client(url)
-        mode_param = next(p for p in c.view_api(print_info=False, return_format="dict")["named_endpoints"]["/ask"][
-            "parameters"] if p["parameter_name"] == "mode")
-        assert mode_param["parameter_default"] == "openai"  # an LLM is configured: it answers by default
+        mode_param = next(
+            p
+            for p in c.view_api(print_info=False, return_format="dict")["named_endpoints"]["/ask"][
+                "parameters"
+            ]
+            if p["parameter_name"] == "mode"
+        )
+        # An LLM is configured: it answers by default.
+        assert mode_param["parameter_default"] == "openai"
 
-        fault_server.stream("Matryoshka Representation Learning encodes information at different granularities [1].")
+        fault_server.stream(
+            "Matryoshka Representation Learning encodes information at different granularities [1]."
+        )
         history, refs = ask(c, MRL_QUESTION, mode="openai")
         reply = text_of(history[-1])
         assert "written by tiny-test-model" in reply and cited(history[-1]) == [1]
@@ -210,7 +230,8 @@ def test_llm_modes_are_shown_and_an_unreachable_llm_is_a_message(
         reply = text_of(history[-1])
         assert "could not be reached" in reply and "extractive" in reply
         assert not any(sign in reply for sign in ("Traceback", 'File "'))
-        assert any(r.name == "rag_papers.ui" and r.exc_info for r in caplog.records)  # the log keeps the detail
+        # The log keeps the detail.
+        assert any(r.name == "rag_papers.ui" and r.exc_info for r in caplog.records)
 
         history, _ = ask(c, MRL_QUESTION, mode="extractive")  # the way out the message suggests
         assert "extractive answer" in text_of(history[-1]) and cited(history[-1])
@@ -227,11 +248,17 @@ def test_empty_store_offers_to_index_the_sample(
     real_ingest = ingest_module.ingest
     calls: list[dict[str, Any]] = []
     papers = [
-        Paper(title="Lumen Kernels for Sparse Attention", published="2024-03-01",
-              abstract="We introduce Lumen kernels, which compute sparse attention in linear time. "
-                       "Lumen kernels cut the memory of long-context transformers by 8x."),
-        Paper(title="Quiet Gradients", published="2023-07-15",
-              abstract="Quiet gradients damp noisy updates during pre-training. They stabilise large batches."),
+        Paper(
+            title="Lumen Kernels for Sparse Attention",
+            published="2024-03-01",
+            abstract="We introduce Lumen kernels, which compute sparse attention in linear time. "
+            "Lumen kernels cut the memory of long-context transformers by 8x.",
+        ),
+        Paper(
+            title="Quiet Gradients",
+            published="2023-07-15",
+            abstract="Quiet gradients damp noisy updates during pre-training. They stabilise large batches.",
+        ),
     ]
 
     def small_sample(*args: Any, **kwargs: Any) -> Any:
@@ -284,7 +311,7 @@ def test_basic_auth_from_settings(small_pipeline: Pipeline) -> None:
     demo, url = launch(small_pipeline, auth=auth)
     try:
         assert httpx.get(f"{url}config", timeout=10).status_code == 401
-        with pytest.raises(Exception):
+        with pytest.raises(ValueError, match="login"):
             client(url, auth=("reader", "wrong"))
         history, _ = ask(client(url, auth=auth), MRL_QUESTION)
         assert cited(history[-1])
@@ -292,8 +319,13 @@ def test_basic_auth_from_settings(small_pipeline: Pipeline) -> None:
         demo.close()
 
 
-def test_refuses_a_public_host_without_a_password(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    assert cli.main(["--home", str(tmp_path), "chat", "--host", "0.0.0.0", "--port", str(free_port())]) == 2
+def test_refuses_a_public_host_without_a_password(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert (
+        cli.main(["--home", str(tmp_path), "chat", "--host", "0.0.0.0", "--port", str(free_port())])
+        == 2
+    )
     err = capsys.readouterr().err
     assert "RAG_PAPERS_UI_AUTH" in err and "--insecure-no-auth" in err
     assert ui.main(["--home", str(tmp_path), "--host", "192.168.1.20"]) == 2
@@ -316,3 +348,54 @@ def test_no_share_flag_and_no_share_link(capsys: pytest.CaptureFixture[str]) -> 
     args = parser.parse_args(["chat"])
     assert args.host is None and args.port is None and not args.insecure_no_auth
     assert Settings().ui_host == "127.0.0.1" and Settings().ui_port == 7860
+
+
+def test_chat_command_serves_the_page(tmp_path: Path) -> None:
+    """`python -m rag_papers.ui` (what `rag-papers chat` runs) starts the page on the port asked."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    port = free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("GRADIO_", "RAG_PAPERS_", "OPENAI_"))
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rag_papers.ui",
+            "--home",
+            str(tmp_path / "home"),
+            "--port",
+            str(port),
+        ],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        page = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                page = httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        assert page is not None and page.status_code == 200, (
+            proc.stderr.read() if proc.poll() is not None else ""
+        )
+        config = httpx.get(f"http://127.0.0.1:{port}/config", timeout=10).json()
+        assert config["title"] == "rag-papers" and not config.get("share_url")
+        assert config.get("analytics_enabled") is False
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert f"http://127.0.0.1:{port}" in err
+    assert "Traceback" not in err

@@ -59,13 +59,17 @@ def app_url(small_pipeline: Pipeline) -> Iterator[str]:
 def page(app_url: str) -> Iterator[Any]:
     """A fresh browser page; any request that leaves 127.0.0.1 is blocked and fails the test."""
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} not found: install Debian's Chromium with `apt-get install -y chromium`")
+        pytest.fail(
+            f"{CHROMIUM} not found: install Debian's Chromium with `apt-get install -y chromium`"
+        )
     from playwright.sync_api import sync_playwright
 
     outside: list[str] = []
     console_errors: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         local = re.compile(r"^(http://127\.0\.0\.1:\d+/|data:|blob:|about:)")
 
@@ -90,13 +94,22 @@ def page(app_url: str) -> Iterator[Any]:
     assert not console_errors, f"errors in the browser console: {console_errors}"
 
 
+IN_VIEW = """el => {
+  const r = el.getBoundingClientRect(), panel = el.closest('.refs').getBoundingClientRect();
+  const top = Math.max(panel.top, 0), bottom = Math.min(panel.bottom, window.innerHeight);
+  return r.height > 0 && r.top < bottom && r.bottom > top;
+}"""
+
+
 def ask(page: Any, question: str, answers_before: int) -> Any:
     """Type a question, press Enter, wait until the checked answer is shown; return its element."""
     page.fill("#question textarea", question)
     page.press("#question textarea", "Enter")
     done = page.locator("#chat .answer-meta")
     page.wait_for_function(
-        "n => document.querySelectorAll('#chat .answer-meta').length > n", arg=answers_before, timeout=TIMEOUT_MS
+        "n => document.querySelectorAll('#chat .answer-meta').length > n",
+        arg=answers_before,
+        timeout=TIMEOUT_MS,
     )
     assert done.count() == answers_before + 1
     bots = page.locator('#chat [data-testid="bot"]')
@@ -106,21 +119,23 @@ def ask(page: Any, question: str, answers_before: int) -> Any:
 def test_ask_follow_the_citation_and_ask_a_follow_up(page: Any) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     examples = page.locator("#chat").get_by_text(re.compile(r"^What does .+ propose\?$"))
-    assert examples.count() >= 2  # example questions built from indexed titles
+    examples.first.wait_for()  # filled in when the page loads, from indexed titles
+    assert examples.count() >= 2
 
     first = ask(page, "What is Matryoshka Representation Learning?", 0)
     assert re.search(r"\[\d+\]", first.inner_text())
     links = first.locator("a.cite")
     assert links.count() >= 1
     assert "extractive answer" in first.inner_text()
-    assert page.locator("#question textarea").input_value() == ""  # the box is cleared for the next question
+    # The box is cleared for the next question.
+    assert page.locator("#question textarea").input_value() == ""
 
     # Follow the first citation: the references panel shows that paper with the quote highlighted.
     target_id = links.first.get_attribute("href").lstrip("#")
     links.first.click()
     ref = page.locator(f"#references #{target_id}")
     page.wait_for_selector(f"#references #{target_id}.targeted")
-    assert ref.is_visible()
+    assert ref.evaluate(IN_VIEW), "the cited paper was not scrolled into view"
     assert MRL_TITLE in ref.locator(".ref-title").inner_text()
     quote = ref.locator("mark")
     assert quote.count() == 1 and len(quote.inner_text()) > 40
@@ -139,6 +154,7 @@ def test_ask_follow_the_citation_and_ask_a_follow_up(page: Any) -> None:
     # A citation in the first answer unfolds the first turn's references.
     first.locator("a.cite").first.click()
     page.wait_for_selector(f"#references details[open] #{target_id}.targeted")
+    assert ref.evaluate(IN_VIEW)
     page.screenshot(path=str(ARTIFACTS / "chat-follow-up.png"))
 
     # New chat clears the conversation and the references.
@@ -153,14 +169,15 @@ def test_collection_tab_searches_and_shows_a_paper(page: Any) -> None:
     page.wait_for_selector("#papers table")
     assert "67" in page.locator("table.stats").inner_text()  # index statistics
 
+    rows = page.locator("#papers").get_by_role("row")  # the header row, then one row per paper
+    rows.nth(5).wait_for()  # the table holds the collection (it renders the rows in view)
     page.fill("#search input, #search textarea", "matryoshka")
-    page.wait_for_function(
-        "() => { const rows = document.querySelectorAll('#papers tbody tr');"
-        " return rows.length > 0 && rows.length < 5; }"
-    )
-    rows = page.locator("#papers tbody tr")
-    assert all("atryoshka" in rows.nth(i).inner_text() for i in range(rows.count()))
-    rows.filter(has_text=MRL_TITLE).first.locator("td").first.click()
+    page.wait_for_function("() => document.querySelectorAll('#papers [role=row]').length === 3")
+    titles = [
+        rows.nth(i).get_by_role("gridcell").first.inner_text() for i in range(1, rows.count())
+    ]
+    assert sorted(titles) == ["2D Matryoshka Sentence Embeddings", MRL_TITLE]
+    rows.filter(has_text=MRL_TITLE).get_by_role("gridcell").first.click()
     card = page.locator(".paper-card")
     card.wait_for()
     assert MRL_TITLE in card.inner_text() and "granularities" in card.inner_text()
