@@ -34,23 +34,23 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rag_papers import _offline  # noqa: E402,F401  (offline switches before heavy imports)
+from rag_papers import _offline  # noqa: F401  (offline switches before heavy imports)
 
 QUESTION = "What is Matryoshka Representation Learning?"
 TARGETS = {"ratio": 0.85, "reingest_s": 3.0, "cold_ask_s": 6.0}
 
 
-def raw_encode_seconds(texts: list[str], batch_size: int, device: str) -> float:
-    """Wall time of the bare sentence-transformers model on the same texts and batch size."""
+def raw_encode_seconds(texts: list[str], batch_size: int, device: str) -> tuple[float, float]:
+    """Wall and CPU time of the bare sentence-transformers model on the same texts and batch size."""
     from sentence_transformers import SentenceTransformer
 
     from rag_papers.embed import local_model_dir
 
     model = SentenceTransformer(str(local_model_dir()), device=device)
     model.encode(["warm up"], batch_size=batch_size)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     model.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def cli_seconds(args: list[str], env: dict[str, str]) -> tuple[float, str]:
@@ -86,24 +86,39 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings(home=home, _env_file=None)
     device = resolve_device(settings.embed_device)
     papers = read_paths([sample_corpus_dir()]).papers
-    texts = [n.get_content(MetadataMode.EMBED) for n in chunk_papers(papers, settings)]
-    print(f"corpus: {len(papers)} papers, {len(texts)} chunks; device {device}; "
-          f"batch {settings.embed_batch_size}; load avg {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-
-    raw_before = raw_encode_seconds(texts, settings.embed_batch_size, device)
-    print(f"raw encode (before): {raw_before:.1f} s")
+    chunk_papers(papers[:5], settings)  # the tokenizer loads on first use
     start = time.perf_counter()
+    texts = [n.get_content(MetadataMode.EMBED) for n in chunk_papers(papers, settings)]
+    chunk_s = time.perf_counter() - start
+    print(
+        f"corpus: {len(papers)} papers, {len(texts)} chunks; device {device}; "
+        f"batch {settings.embed_batch_size}; load avg {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
+    )
+
+    raw_before, raw_before_cpu = raw_encode_seconds(texts, settings.embed_batch_size, device)
+    print(f"raw encode (before): {raw_before:.1f} s wall, {raw_before_cpu:.1f} s CPU")
+    start, cpu = time.perf_counter(), time.process_time()
     summary = ingest(sample=True, settings=settings, progress=False)
-    pipeline_s = time.perf_counter() - start
+    pipeline_s, pipeline_cpu = time.perf_counter() - start, time.process_time() - cpu
     assert summary.new == len(papers) and summary.chunks == len(texts), summary
-    print(f"pipeline ingest: {pipeline_s:.1f} s ({summary.line()})")
-    raw_after = raw_encode_seconds(texts, settings.embed_batch_size, device)
-    print(f"raw encode (after): {raw_after:.1f} s")
+    print(f"pipeline ingest: {pipeline_s:.1f} s wall, {pipeline_cpu:.1f} s CPU ({summary.line()})")
+    raw_after, raw_after_cpu = raw_encode_seconds(texts, settings.embed_batch_size, device)
+    print(f"raw encode (after): {raw_after:.1f} s wall, {raw_after_cpu:.1f} s CPU")
     raw_s = (raw_before + raw_after) / 2
+    raw_cpu = (raw_before_cpu + raw_after_cpu) / 2
+
+    # Where the pipeline's extra time goes, apart from the model: chunking and the BM25 index.
+    from rag_papers.bm25 import rebuild_bm25
+    from rag_papers.store import PaperStore
+
+    start = time.perf_counter()
+    rebuild_bm25(PaperStore(settings), settings)
+    bm25_s = time.perf_counter() - start
 
     pipeline_pps = len(papers) / pipeline_s
     raw_pps = len(papers) / raw_s
     ratio = pipeline_pps / raw_pps
+    ratio_cpu = raw_cpu / pipeline_cpu
 
     start = time.perf_counter()
     again = ingest(sample=True, settings=settings, progress=False)
@@ -128,6 +143,12 @@ def main(argv: list[str] | None = None) -> int:
         "raw_encode_s_runs": [round(raw_before, 2), round(raw_after, 2)],
         "raw_papers_per_s": round(raw_pps, 2),
         "ratio": round(ratio, 3),
+        "pipeline_cpu_s": round(pipeline_cpu, 2),
+        "raw_encode_cpu_s": round(raw_cpu, 2),
+        "raw_encode_cpu_s_runs": [round(raw_before_cpu, 2), round(raw_after_cpu, 2)],
+        "ratio_cpu": round(ratio_cpu, 3),
+        "chunking_s": round(chunk_s, 2),
+        "bm25_rebuild_s": round(bm25_s, 2),
         "reingest_s": round(reingest_s, 3),
         "reingest_cli_s": round(reingest_cli_s, 2),
         "cold_ask_s": round(cold_ask_s, 2),
@@ -135,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         "targets": TARGETS,
         "met": {
             "ratio": ratio >= TARGETS["ratio"],
+            "ratio_cpu": ratio_cpu >= TARGETS["ratio"],  # fairer on a shared machine
             "reingest_s": reingest_s < TARGETS["reingest_s"],
             "cold_ask_s": cold_ask_s <= TARGETS["cold_ask_s"],
         },
@@ -147,13 +169,22 @@ def main(argv: list[str] | None = None) -> int:
         },
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    print(f"pipeline: {pipeline_pps:.2f} papers/s   raw model: {raw_pps:.2f} papers/s   "
-          f"ratio {ratio:.2f} (target >= {TARGETS['ratio']})")
-    print(f"re-ingest unchanged: {reingest_s:.2f} s in-process (target < {TARGETS['reingest_s']:.0f} s), "
-          f"{reingest_cli_s:.2f} s as a cold CLI command")
-    print(f"cold `rag-papers ask` (extractive): {cold_ask_s:.2f} s (target <= {TARGETS['cold_ask_s']:.0f} s); "
-          f"second run {warm_ask_s:.2f} s")
-    print("answer:", answer_text.strip().splitlines()[0][:160] if answer_text.strip() else "(empty)")
+    print(
+        f"pipeline: {pipeline_pps:.2f} papers/s   raw model: {raw_pps:.2f} papers/s   "
+        f"ratio {ratio:.2f} (target >= {TARGETS['ratio']}); by CPU time {ratio_cpu:.2f}"
+    )
+    print(f"outside the model: chunking {chunk_s:.1f} s, BM25 index {bm25_s:.1f} s")
+    print(
+        f"re-ingest unchanged: {reingest_s:.2f} s in-process (target < {TARGETS['reingest_s']:.0f} s), "
+        f"{reingest_cli_s:.2f} s as a cold CLI command"
+    )
+    print(
+        f"cold `rag-papers ask` (extractive): {cold_ask_s:.2f} s (target <= {TARGETS['cold_ask_s']:.0f} s); "
+        f"second run {warm_ask_s:.2f} s"
+    )
+    print(
+        "answer:", answer_text.strip().splitlines()[0][:160] if answer_text.strip() else "(empty)"
+    )
 
     out_path = Path(opts.out)
     out_path.parent.mkdir(parents=True, exist_ok=True)

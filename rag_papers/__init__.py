@@ -23,22 +23,21 @@ from rag_papers.errors import (
 from rag_papers.settings import Settings
 from rag_papers.types import Answer, Citation, Paper, RetrievedPaper
 
+# `answer` and `ingest` are both functions and the names of their modules. Importing the
+# functions here, after their modules, keeps `rag_papers.answer` the function even when
+# something imports the module later (Python only sets the attribute on first load).
+# These modules import their heavy dependencies (torch, chromadb, llama-index) lazily.
+from rag_papers.answer import CANNOT_ANSWER, aanswer, answer, stream_answer  # noqa: E402
+from rag_papers.ingest import IngestSummary, ingest  # noqa: E402
+
 if TYPE_CHECKING:
-    from rag_papers.answer import CANNOT_ANSWER, aanswer, answer, stream_answer
     from rag_papers.chat import Assistant
-    from rag_papers.ingest import IngestSummary, ingest
     from rag_papers.retrieve import Filters, Retriever
 
 __version__ = "0.1.0"
 
 _LAZY = {
-    "answer": "rag_papers.answer",
-    "aanswer": "rag_papers.answer",
-    "stream_answer": "rag_papers.answer",
-    "CANNOT_ANSWER": "rag_papers.answer",
     "Assistant": "rag_papers.chat",
-    "ingest": "rag_papers.ingest",
-    "IngestSummary": "rag_papers.ingest",
     "Filters": "rag_papers.retrieve",
     "Retriever": "rag_papers.retrieve",
 }

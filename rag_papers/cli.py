@@ -178,6 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     except RagPapersError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # a bug or an environment problem: one line here, the trace in the log
+        logging.getLogger("rag_papers").debug("unexpected error", exc_info=True)
+        print(f"error: unexpected {type(exc).__name__}: {exc} (run with -v for the details)", file=sys.stderr)
+        if args.verbose:
+            raise
+        return 1
     except KeyboardInterrupt:
         print("interrupted — the index keeps every paper finished so far; run the command again to complete it",
               file=sys.stderr)

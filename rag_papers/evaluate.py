@@ -24,7 +24,8 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -33,8 +34,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from rag_papers import _offline  # noqa: F401
-from rag_papers import metrics
+from rag_papers import (
+    _offline,  # noqa: F401
+    metrics,
+)
 from rag_papers.errors import ConfigError, IndexNotFoundError, InputError, RagPapersError
 from rag_papers.settings import Settings
 from rag_papers.types import normalize_title
@@ -228,12 +231,12 @@ class ResultCache:
 
 # -- shared models ----------------------------------------------------------------------
 class MemoEmbed:
-    """An embedding model that computes known texts in large batches up front and reuses them.
+    """An embedding model that remembers every vector, so configurations share the work.
 
-    Only what was prefetched (questions, abstract sentences) is remembered: 40 queries in
-    one batch take about the time of three single calls on a CPU. Anything else (claims
-    the pipeline embeds while citing) is computed each time, so every configuration pays
-    the same for it and latencies stay comparable.
+    Questions and abstract sentences are embedded up front in large batches (40 queries in
+    one batch take about the time of three single calls on a CPU); anything else (claims
+    embedded while citing) is remembered once computed. Answer latencies are therefore
+    warm-cache latencies; see eval/README.md.
     """
 
     def __init__(self, inner: Any) -> None:
@@ -250,12 +253,14 @@ class MemoEmbed:
 
     def get_text_embedding_batch(self, texts: list[str], **kwargs: Any) -> list[list[float]]:
         missing = list(dict.fromkeys(t for t in texts if t not in self._text))
-        fresh = dict(zip(missing, self.inner.get_text_embedding_batch(missing, **kwargs))) if missing else {}
-        return [self._text[t] if t in self._text else fresh[t] for t in texts]
+        if missing:
+            self._text.update(zip(missing, self.inner.get_text_embedding_batch(missing, **kwargs)))
+        return [self._text[t] for t in texts]
 
     def get_query_embedding(self, query: str) -> list[float]:
-        found = self._query.get(query)
-        return found if found is not None else self.inner.get_query_embedding(query)
+        if query not in self._query:
+            self._query[query] = self.inner.get_query_embedding(query)
+        return self._query[query]
 
     def prefetch_queries(self, queries: Sequence[str]) -> None:
         """Embed queries in one batch when the model embeds queries and texts alike."""
@@ -272,9 +277,7 @@ class MemoEmbed:
             self._query.update((q, self.inner.get_query_embedding(q)) for q in todo)
 
     def prefetch_texts(self, texts: Sequence[str]) -> None:
-        todo = [t for t in dict.fromkeys(texts) if t not in self._text]
-        if todo:
-            self._text.update(zip(todo, self.inner.get_text_embedding_batch(todo)))
+        self.get_text_embedding_batch(list(dict.fromkeys(texts)))
 
 
 class _MethodRetriever:
@@ -405,8 +408,9 @@ class Judge:
         self.prompt_tokens = self.completion_tokens = 0
 
     def _ask(self, prompt: str) -> str:
-        reply = self.llm.complete([{"role": "user", "content": prompt}])
-        self.prompt_tokens += count_tokens(prompt, self.model) + 7
+        messages = [{"role": "user", "content": prompt}]
+        reply = self.llm.complete(messages)
+        self.prompt_tokens += chat_tokens(messages, self.model)
         self.completion_tokens += count_tokens(reply.text, self.model)
         return reply.text
 
@@ -496,7 +500,8 @@ def git_info() -> dict[str, Any]:
 
     def git(*args: str) -> str | None:
         try:
-            out = subprocess.run(["git", "-C", str(here), *args], capture_output=True, text=True, timeout=10)
+            out = subprocess.run(["git", "-C", str(here), *args], capture_output=True, text=True, timeout=10,
+                                 check=False)
         except (OSError, subprocess.TimeoutExpired):
             return None
         return out.stdout.strip() if out.returncode == 0 else None
@@ -516,6 +521,13 @@ def index_info(store: Any) -> dict[str, Any]:
     meta = store.collection.metadata or {}
     return {"location": store.location, "chunks": chunks, "version": meta.get("bm25_version"),
             "embed_model": meta.get("embed_model")}
+
+
+@contextmanager
+def _timed(what: str) -> Iterator[None]:
+    t0 = time.perf_counter()
+    yield
+    log.info("eval: %s took %.1f s", what, time.perf_counter() - t0)
 
 
 def _progress(iterable: Iterable[Any], *, desc: str, total: int, enabled: bool) -> Iterable[Any]:
@@ -643,7 +655,6 @@ def evaluate(
         raise ConfigError(f"unknown eval mode {mode!r} — use one of: {', '.join(MODES)}")
     qpath = Path(questions_path) if questions_path else DEFAULT_QUESTIONS
     questions = load_questions(qpath)
-    texts = _question_texts(questions, settings)
     cfgs = default_configs(settings) + [c if isinstance(c, EvalConfig) else load_config(c, settings) for c in configs]
     names = [c.name for c in cfgs]
     dupes = sorted({n for n in names if names.count(n) > 1})
@@ -652,17 +663,8 @@ def evaluate(
                           " — give each --config a name of its own")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    cache = ResultCache(out / CACHE_FILE, enabled=use_cache)
-    rt = _Runtime(settings, retriever=retriever, llm=llm)
-
-    indexes: dict[str, dict[str, Any]] = {}
-    golds: dict[str, dict[str, list[str]]] = {}
-    for cfg in cfgs:
-        skey = rt.store_key(cfg.settings)
-        if skey not in indexes:
-            store = rt.store(cfg.settings)
-            indexes[skey] = index_info(store)
-            golds[skey] = resolve_gold(questions, title_index(store), store.location)
+    run = _Run(questions, cfgs, settings, ResultCache(out / CACHE_FILE, enabled=use_cache),
+               _Runtime(settings, retriever=retriever, llm=llm), progress)
 
     llm_configured = llm is not None or settings.resolved_mode() == "openai"
     answer_modes = (["extractive"] + (["openai"] if llm_configured else [])) if mode != "retrieval" else []
@@ -675,91 +677,25 @@ def evaluate(
 
             judge_obj = Judge(llm if llm is not None else make_llm(settings))
 
-    def ckey(kind: str, q: Question, cfg: EvalConfig, *extra: Any) -> str:
-        version = indexes[rt.store_key(cfg.settings)]["version"]
-        return cache.key(kind, q.id, q.digest(), cfg.config_hash, settings.settings_hash(), version, *extra)
-
-    # Phase 1: retrieval.
-    retrieved: dict[tuple[str, str], dict[str, Any]] = {}
     if mode in ("retrieval", "both"):
-        for cfg in cfgs:
-            todo = _from_cache(cache, questions, lambda q, c=cfg: ckey("retrieval", q, c), retrieved, cfg.name)
-            if not todo:
-                continue
-            ret = rt.retriever(cfg.settings)
-            memo = rt.own_memo(cfg.settings)
-            if memo is not None:
-                memo.prefetch_queries([texts[q.id] for q in todo])
-            for q in _progress(todo, desc=f"retrieval {cfg.name}", total=len(todo), enabled=progress):
-                raw = run_retrieval(ret, texts[q.id], cfg.method)
-                cache.put(ckey("retrieval", q, cfg), raw, kind="retrieval", question=q.id, config=cfg.name)
-                retrieved[(q.id, cfg.name)] = raw
-
-    # Phase 2: answers, their facts and (with a judge) faithfulness and citation support.
-    answers: dict[tuple[str, str, str], dict[str, Any]] = {}
-    facts: dict[tuple[str, str, str], dict[str, Any]] = {}
-    judged: dict[tuple[str, str, str], dict[str, Any]] = {}
-    errors: dict[tuple[str, str, str], str] = {}
-    fact_embed = _LazyEmbed(lambda: rt.embed(settings))
+        with _timed("retrieval"):
+            run.retrieve_all()
     for amode in answer_modes:
-        for cfg in cfgs:
-            store: dict[tuple[str, str], dict[str, Any]] = {}
-            todo = _from_cache(cache, questions, lambda q, c=cfg: ckey("answer", q, c, amode), store, cfg.name)
-            if todo:
-                pipeline = rt.pipeline(cfg, amode)
-                if amode == "extractive":
-                    _prefetch_sentences(rt, cfg, [texts[q.id] for q in todo], todo, retrieved)
-                for q in _progress(todo, desc=f"answers {amode} {cfg.name}", total=len(todo), enabled=progress):
-                    try:
-                        raw = run_answer(pipeline, texts[q.id], amode)
-                    except RagPapersError as exc:  # one failed answer must not lose the others; not cached
-                        log.warning("question %s (%s, %s) failed: %s", q.id, cfg.name, amode, exc)
-                        errors[(q.id, cfg.name, amode)] = str(exc)
-                        continue
-                    cache.put(ckey("answer", q, cfg, amode), raw, kind="answer", question=q.id, config=cfg.name,
-                              mode=amode)
-                    store[(q.id, cfg.name)] = raw
-            for (qid, _), raw in store.items():
-                answers[(qid, cfg.name, amode)] = raw
-            for q in questions:
-                raw = answers.get((q.id, cfg.name, amode))
-                if raw is None or not q.answer_facts or not q.answerable:
-                    continue
-                fkey = ckey("facts", q, cfg, amode, raw["text"], FACTS_VERSION)
-                rec = cache.get(fkey)
-                if rec is None:
-                    rec = {"matches": [metrics.match_fact(f, raw["text"], embed=fact_embed).to_dict()
-                                       for f in q.answer_facts]}
-                    cache.put(fkey, rec, kind="facts", question=q.id, config=cfg.name, mode=amode)
-                facts[(q.id, cfg.name, amode)] = rec
-            if judge_obj is not None:
-                todo_j = [q for q in questions if (q.id, cfg.name, amode) in answers
-                          and not answers[(q.id, cfg.name, amode)]["abstained"]]
-                for q in _progress(todo_j, desc=f"judge {amode} {cfg.name}", total=len(todo_j), enabled=progress):
-                    raw = answers[(q.id, cfg.name, amode)]
-                    jkey = ckey("judge", q, cfg, amode, raw["text"], judge_obj.model)
-                    rec = cache.get(jkey)
-                    if rec is None:
-                        try:
-                            rec = _judge_answer(judge_obj, q, raw)
-                        except RagPapersError as exc:
-                            log.warning("judging %s (%s, %s) failed: %s", q.id, cfg.name, amode, exc)
-                            continue
-                        cache.put(jkey, rec, kind="judge", question=q.id, config=cfg.name, mode=amode)
-                    judged[(q.id, cfg.name, amode)] = rec
+        with _timed(f"answers ({amode})"):
+            run.answer_all(amode)
+        with _timed(f"fact matching ({amode})"):
+            run.match_facts(amode)
+        if judge_obj is not None:
+            with _timed(f"judge ({amode})"):
+                run.judge_all(amode, judge_obj)
 
-    # Phase 3: score and report.
     from rag_papers import report as report_mod
 
-    per_question, report = _assemble(
-        questions, cfgs, rt, golds, retrieved, answers, facts, judged, errors, answer_modes,
-        judge_obj, mode,
-    )
-    judge_tokens = [r.get("tokens", {}) for r in judged.values()]
+    per_question, report = _assemble(run, answer_modes, judge_obj, mode)
     judge_info = None
     if judge_obj is not None:
-        p_tok = sum(t.get("prompt", 0) for t in judge_tokens)
-        c_tok = sum(t.get("completion", 0) for t in judge_tokens)
+        p_tok = sum(r.get("tokens", {}).get("prompt", 0) for r in run.judged.values())
+        c_tok = sum(r.get("tokens", {}).get("completion", 0) for r in run.judged.values())
         judge_info = {"model": judge_obj.model, "prompt_tokens": p_tok, "completion_tokens": c_tok,
                       "cost_usd": metrics.cost_usd(p_tok, c_tok, settings.prices.get(judge_obj.model))}
     report["run"] = {
@@ -771,14 +707,148 @@ def evaluate(
         "mode": mode,
         "answer_modes": answer_modes,
         "judge": judge_info,
-        "index": next(iter(indexes.values())) if len(indexes) == 1 else indexes,
-        "cache": {"file": CACHE_FILE, "enabled": use_cache, "hits": cache.hits, "misses": cache.misses},
+        "index": next(iter(run.indexes.values())) if len(run.indexes) == 1 else run.indexes,
+        "cache": {"file": CACHE_FILE, "enabled": use_cache, "hits": run.cache.hits, "misses": run.cache.misses},
         "started_at": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
         "duration_s": round(time.time() - started, 3),
         "python": sys.version.split()[0],
     }
     report["files"] = report_mod.write_all(report, per_question, out)
     return report
+
+
+Key3 = tuple[str, str, str]  # question id, config name, answer mode
+
+
+class _Run:
+    """One evaluation run: its inputs, cache and raw results, filled phase by phase."""
+
+    def __init__(self, questions: Sequence[Question], cfgs: Sequence[EvalConfig], settings: Settings,
+                 cache: ResultCache, rt: _Runtime, progress: bool) -> None:
+        self.questions, self.cfgs, self.settings = list(questions), list(cfgs), settings
+        self.cache, self.rt, self.progress = cache, rt, progress
+        self.texts = _question_texts(questions, settings)
+        self.indexes: dict[str, dict[str, Any]] = {}
+        self.golds: dict[str, dict[str, list[str]]] = {}
+        for cfg in cfgs:
+            skey = rt.store_key(cfg.settings)
+            if skey not in self.indexes:
+                store = rt.store(cfg.settings)
+                self.indexes[skey] = index_info(store)
+                self.golds[skey] = resolve_gold(questions, title_index(store), store.location)
+        self.retrieved: dict[tuple[str, str], dict[str, Any]] = {}
+        self.answers: dict[Key3, dict[str, Any]] = {}
+        self.fact_matches: dict[Key3, dict[str, Any]] = {}
+        self.judged: dict[Key3, dict[str, Any]] = {}
+        self.errors: dict[Key3, str] = {}
+        self._fact_embed = _LazyEmbed(lambda: rt.embed(settings))
+
+    def key(self, kind: str, q: Question, cfg: EvalConfig, *extra: Any) -> str:
+        """Question id and content + config hash + settings hash + index version (+ mode, text, ...)."""
+        version = self.indexes[self.rt.store_key(cfg.settings)]["version"]
+        return self.cache.key(kind, q.id, q.digest(), cfg.config_hash, self.settings.settings_hash(), version, *extra)
+
+    def gold(self, q: Question, cfg: EvalConfig) -> list[str]:
+        return self.golds[self.rt.store_key(cfg.settings)][q.id]
+
+    def retrieve_all(self) -> None:
+        for cfg in self.cfgs:
+            todo = []
+            for q in self.questions:
+                found = self.cache.get(self.key("retrieval", q, cfg))
+                if found is None:
+                    todo.append(q)
+                else:
+                    self.retrieved[(q.id, cfg.name)] = found
+            if not todo:
+                continue
+            ret = self.rt.retriever(cfg.settings)
+            memo = self.rt.own_memo(cfg.settings)
+            if memo is not None:
+                memo.prefetch_queries([self.texts[q.id] for q in todo])
+            for q in _progress(todo, desc=f"retrieval {cfg.name}", total=len(todo), enabled=self.progress):
+                raw = run_retrieval(ret, self.texts[q.id], cfg.method)
+                self.cache.put(self.key("retrieval", q, cfg), raw, kind="retrieval", question=q.id, config=cfg.name)
+                self.retrieved[(q.id, cfg.name)] = raw
+
+    def answers_pending(self, amode: str) -> list[tuple[Question, EvalConfig]]:
+        """Fill cached answers; return the rest, configurations rotating per question so that
+        no configuration is always first to meet (and pay for embedding) a shared text."""
+        pending = []
+        for i, q in enumerate(self.questions):
+            shift = i % len(self.cfgs)
+            for cfg in self.cfgs[shift:] + self.cfgs[:shift]:
+                found = self.cache.get(self.key("answer", q, cfg, amode))
+                if found is None:
+                    pending.append((q, cfg))
+                else:
+                    self.answers[(q.id, cfg.name, amode)] = found
+        return pending
+
+    def answer_all(self, amode: str) -> None:
+        pending = self.answers_pending(amode)
+        if not pending:
+            return
+        if amode == "extractive":
+            self._prefetch(pending)
+        for q, cfg in _progress(pending, desc=f"answers ({amode})", total=len(pending), enabled=self.progress):
+            try:
+                raw = run_answer(self.rt.pipeline(cfg, amode), self.texts[q.id], amode)
+            except RagPapersError as exc:  # one failed answer must not lose the others; not cached
+                log.warning("question %s (%s, %s) failed: %s", q.id, cfg.name, amode, exc)
+                self.errors[(q.id, cfg.name, amode)] = str(exc)
+                continue
+            self.cache.put(self.key("answer", q, cfg, amode), raw, kind="answer", question=q.id, config=cfg.name,
+                           mode=amode)
+            self.answers[(q.id, cfg.name, amode)] = raw
+
+    def _prefetch(self, pending: Sequence[tuple[Question, EvalConfig]]) -> None:
+        """Embed the questions and the abstract sentences extractive answers will score, in big batches."""
+        from rag_papers.evidence import split_sentences
+
+        by_store: dict[str, tuple[EvalConfig, set[str], set[str]]] = {}
+        for q, cfg in pending:
+            _, ids, texts = by_store.setdefault(self.rt.retriever_key(cfg.settings), (cfg, set(), set()))
+            texts.add(self.texts[q.id])
+            ids.update(p["paper_id"] for p in self.retrieved.get((q.id, cfg.name), {}).get("ranked", [])[: cfg.settings.k])
+        for cfg, ids, texts in by_store.values():
+            memo = self.rt.embed(cfg.settings)
+            memo.prefetch_queries(sorted(texts))
+            if ids:
+                sentences = []
+                for meta in self.rt.store(cfg.settings).get_papers(sorted(ids)).values():
+                    sentences.extend(split_sentences(str(meta.get("abstract", ""))) or [str(meta.get("title", ""))])
+                memo.prefetch_texts(sentences)
+
+    def match_facts(self, amode: str) -> None:
+        for cfg in self.cfgs:
+            for q in self.questions:
+                raw = self.answers.get((q.id, cfg.name, amode))
+                if raw is None or not q.answer_facts or not q.answerable:
+                    continue
+                fkey = self.key("facts", q, cfg, amode, raw["text"], FACTS_VERSION)
+                rec = self.cache.get(fkey)
+                if rec is None:
+                    rec = {"matches": [metrics.match_fact(f, raw["text"], embed=self._fact_embed).to_dict()
+                                       for f in q.answer_facts]}
+                    self.cache.put(fkey, rec, kind="facts", question=q.id, config=cfg.name, mode=amode)
+                self.fact_matches[(q.id, cfg.name, amode)] = rec
+
+    def judge_all(self, amode: str, judge: Judge) -> None:
+        todo = [(q, cfg) for cfg in self.cfgs for q in self.questions
+                if (q.id, cfg.name, amode) in self.answers and not self.answers[(q.id, cfg.name, amode)]["abstained"]]
+        for q, cfg in _progress(todo, desc=f"judge ({amode})", total=len(todo), enabled=self.progress):
+            raw = self.answers[(q.id, cfg.name, amode)]
+            jkey = self.key("judge", q, cfg, amode, raw["text"], judge.model)
+            rec = self.cache.get(jkey)
+            if rec is None:
+                try:
+                    rec = _judge_answer(judge, q, raw)
+                except RagPapersError as exc:
+                    log.warning("judging %s (%s, %s) failed: %s", q.id, cfg.name, amode, exc)
+                    continue
+                self.cache.put(jkey, rec, kind="judge", question=q.id, config=cfg.name, mode=amode)
+            self.judged[(q.id, cfg.name, amode)] = rec
 
 
 def _question_texts(questions: Sequence[Question], settings: Settings) -> dict[str, str]:
@@ -795,19 +865,6 @@ def _question_texts(questions: Sequence[Question], settings: Settings) -> dict[s
     return out
 
 
-def _from_cache(cache: ResultCache, questions: Sequence[Question], key: Callable[[Question], str],
-                into: dict[tuple[str, str], dict[str, Any]], name: str) -> list[Question]:
-    """Fill `into` with cached results; return the questions still to run."""
-    todo = []
-    for q in questions:
-        found = cache.get(key(q))
-        if found is None:
-            todo.append(q)
-        else:
-            into[(q.id, name)] = found
-    return todo
-
-
 class _LazyEmbed:
     """The fact matcher's embedding function; the model loads only if a fact needs it."""
 
@@ -821,22 +878,6 @@ class _LazyEmbed:
         return self.model.get_text_embedding_batch(texts)
 
 
-def _prefetch_sentences(rt: _Runtime, cfg: EvalConfig, texts: list[str], todo: Sequence[Question],
-                        retrieved: dict[tuple[str, str], dict[str, Any]]) -> None:
-    """Embed the questions and the sentences of the abstracts they will quote, in big batches."""
-    from rag_papers.evidence import split_sentences
-
-    memo = rt.embed(cfg.settings)
-    memo.prefetch_queries(texts)
-    ids = {p["paper_id"] for q in todo for p in retrieved.get((q.id, cfg.name), {}).get("ranked", [])[: cfg.settings.k]}
-    if ids:
-        info = rt.store(cfg.settings).get_papers(sorted(ids))
-        sentences = []
-        for meta in info.values():
-            sentences.extend(split_sentences(str(meta.get("abstract", ""))) or [str(meta.get("title", ""))])
-        memo.prefetch_texts(sentences)
-
-
 def _judge_answer(judge: Judge, q: Question, raw: dict[str, Any]) -> dict[str, Any]:
     before = (judge.prompt_tokens, judge.completion_tokens)
     abstracts = [f"{c['title']}. {c['abstract']}" for c in raw["contexts"]]
@@ -846,20 +887,17 @@ def _judge_answer(judge: Judge, q: Question, raw: dict[str, Any]) -> dict[str, A
     return rec
 
 
-def _assemble(questions: Sequence[Question], cfgs: Sequence[EvalConfig], rt: _Runtime,
-              golds: dict[str, dict[str, list[str]]], retrieved: dict[tuple[str, str], dict[str, Any]],
-              answers: dict[tuple[str, str, str], dict[str, Any]], facts: dict[tuple[str, str, str], dict[str, Any]],
-              judged: dict[tuple[str, str, str], dict[str, Any]], errors: dict[tuple[str, str, str], str],
-              answer_modes: Sequence[str], judge: Judge | None, mode: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Per-question records and the report's "configs" section."""
+def _assemble(run: _Run, answer_modes: Sequence[str], judge: Judge | None,
+              mode: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Per-question records and the report's "configs" section, scored from the raw results."""
+    cfgs, questions = run.cfgs, run.questions
+    retrieved, answers, facts, judged, errors = run.retrieved, run.answers, run.fact_matches, run.judged, run.errors
     per_question: list[dict[str, Any]] = []
     ret_rows: dict[str, list[dict[str, Any]]] = {c.name: [] for c in cfgs}
     ans_rows: dict[tuple[str, str], list[dict[str, Any]]] = {(c.name, m): [] for c in cfgs for m in answer_modes}
-    titles = {}
     for cfg in cfgs:
-        gold_map = golds[rt.store_key(cfg.settings)]
         for q in questions:
-            gold = gold_map[q.id]
+            gold = run.gold(q, cfg)
             rec: dict[str, Any] = {
                 "id": q.id, "config": cfg.name, "question": q.question, "type": q.type, "answerable": q.answerable,
                 "gold": [{"title": t, "paper_id": g} for t, g in zip(q.gold_titles, gold)],
@@ -872,7 +910,6 @@ def _assemble(questions: Sequence[Question], cfgs: Sequence[EvalConfig], rt: _Ru
                 m = metrics.retrieval_metrics(order, gold) if (q.answerable and gold) else None
                 rec["retrieval"] = {**raw, "gold_ranks": metrics.gold_ranks(order, gold), "metrics": m}
                 ret_rows[cfg.name].append({"type": q.type, "metrics": m, "latency_s": raw["latency_s"]})
-                titles.update({p["paper_id"]: p["title"] for p in raw["ranked"]})
             for amode in answer_modes:
                 key = (q.id, cfg.name, amode)
                 if key in errors:

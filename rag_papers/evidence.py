@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from bm25s.stopwords import STOPWORDS_EN
 
 _ABBREV = r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bet al\.)(?<!\bvs\.)(?<!\bFig\.)(?<!\bEq\.)(?<!\bcf\.)(?<!\bapprox\.)"
 _SPLIT = re.compile(_ABBREV + r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s' default token pattern
 
 # Words that carry no topic in a question about papers.
-STOPWORDS = frozenset(
+_QUESTION_WORDS = frozenset(
     """a an the and or but if then else of in on at to for from by with without into onto over under
     about above below between through during before after is are was were be been being am do does did
     doing have has had having can could may might must shall should will would this that these those it
@@ -33,7 +32,16 @@ STOPWORDS = frozenset(
     present presents introduce introduces introduced show shows shown report reports reported collection
     describe describes described does do achieve achieves achieved perform performs performance model models
     result results new based""".split()
-) | frozenset(STOPWORDS_EN)  # bm25s' own list, so a term the index drops is dropped here too
+)
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    """Our question words plus bm25s' English list, so a term the index drops is dropped here
+    too (loaded on first use: bm25s pulls in scipy)."""
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return _QUESTION_WORDS | frozenset(STOPWORDS_EN)
 
 
 def split_sentences(text: str) -> list[str]:
@@ -53,7 +61,8 @@ def _stemmer() -> Any:
 
 def content_terms(text: str) -> list[str]:
     """Stemmed content words in order, without duplicates, tokenized as the BM25 index does."""
-    words = [w for w in _TOKEN.findall(text.lower()) if w not in STOPWORDS]
+    stop = stopwords()
+    words = [w for w in _TOKEN.findall(text.lower()) if w not in stop]
     return list(dict.fromkeys(_stemmer().stemWords(words)))
 
 
@@ -90,7 +99,7 @@ def specific_terms(question: str) -> list[tuple[str, str]]:
     for word in _WORD.findall(question):
         for part in word.split("-"):
             low = part.lower()
-            if len(low) < 2 or low in STOPWORDS:
+            if len(low) < 2 or low in stopwords():
                 continue
             named = sum(ch.isupper() for ch in part) >= 2 or any(ch.isdigit() for ch in part)
             rare = bool(common) and low.isalpha() and len(low) >= 6 and low not in common
@@ -109,7 +118,7 @@ def quantity_terms(question: str) -> list[str]:
         phrase = m.group(1) or m.group(2) or ""
         words: list[str] = []
         for word in phrase.split():  # the noun phrase ends at the first stop word ("were", "does")
-            if word.lower() in STOPWORDS and words:
+            if word.lower() in stopwords() and words:
                 break
             words.append(word)
         terms = content_terms(" ".join(words))

@@ -25,6 +25,8 @@ from rag_papers.types import Paper
 
 log = logging.getLogger(__name__)
 
+WRITE_GROUP_BATCHES = 8
+
 # Metadata fields kept out of the embedded and prompted text (the title goes in, via the template).
 _HIDDEN_KEYS = [
     "paper_id", "abstract", "published", "year", "published_ord", "date_text", "n_authors",
@@ -205,6 +207,7 @@ def _embed_and_write(
     not all up front: if the run dies, papers it had not reached keep their old version
     searchable, and the next run sees their hash differ and redoes them.
     """
+    from llama_index.core.schema import MetadataMode
     from tqdm import tqdm
 
     stale = set(stale_ids)
@@ -212,14 +215,17 @@ def _embed_and_write(
     vector_store = store.vector_store()
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=len(nodes), unit="chunk", desc="embedding", disable=not show, file=sys.stderr)
-    batch = max(settings.embed_batch_size, 1) * 4
-    from llama_index.core.schema import MetadataMode
-
-    for i in range(0, len(nodes), batch):
-        part = nodes[i : i + batch]
-        vectors = model.get_text_embedding_batch([n.get_content(MetadataMode.EMBED) for n in part])
-        for node, vec in zip(part, vectors):
-            node.embedding = vec
+    group = write_group_size(settings)
+    for i in range(0, len(nodes), group):
+        part = nodes[i : i + group]
+        texts = [n.get_content(MetadataMode.EMBED) for n in part]
+        # Longest first, as sentence-transformers does within one call: each model batch then
+        # holds texts of similar length and pads little (unsorted 64-text batches did ~30%
+        # more work than the bare model on the sample corpus).
+        order = sorted(range(len(part)), key=lambda j: -len(texts[j]))
+        vectors = model.get_text_embedding_batch([texts[j] for j in order])
+        for j, vec in zip(order, vectors):
+            part[j].embedding = vec
         replaced = sorted({n.metadata["paper_id"] for n in part} & stale)
         if replaced:
             store.delete_papers(replaced)
@@ -228,3 +234,12 @@ def _embed_and_write(
         bar.update(len(part))
     bar.close()
     return len(nodes)
+
+
+def write_group_size(settings: Settings) -> int:
+    """Chunks embedded and written to the store together: 8 model batches.
+
+    Big enough that sorting by length within it removes most padding, small enough that a
+    crash loses little work (the store keeps every group written before it).
+    """
+    return max(settings.embed_batch_size, 1) * WRITE_GROUP_BATCHES

@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from rag_papers.evidence import content_terms, cosine, split_sentences
@@ -237,7 +238,7 @@ EmbedFn = Callable[[list[str]], list[list[float]]]
 def _windows(text: str) -> list[str]:
     """Each sentence and each pair of adjacent sentences: where one fact can be stated."""
     sents = split_sentences(text) or [text]
-    return sents + [f"{a} {b}" for a, b in zip(sents, sents[1:])]
+    return sents + [f"{a} {b}" for a, b in pairwise(sents)]
 
 
 def match_fact(
@@ -315,7 +316,7 @@ _UNDEFINED = {
     "fact_coverage": "undefined: no answerable question with answer_facts",
     "fact_coverage_answered": "undefined: no answered question with answer_facts",
     "faithfulness": "not measured: no answer to judge",
-    "citation_support": "not measured: no cited sentence to judge",
+    "citation_support": "not measured: no cited sentence to judge, or no judge reply could be read",
     "cost_usd": "not measured: no price for the answer model in Settings.prices",
     "latency_p50_s": "undefined: no answers",
     "latency_p95_s": "undefined: no answers",
@@ -375,8 +376,12 @@ def summarize_answers(rows: Sequence[dict[str, Any]], *, not_judged: str | None 
     reasons = {}
     for key, value in out.items():
         if value is None:
-            judged_metric = key in ("faithfulness", "citation_support")
-            reasons[key] = not_judged if (judged_metric and not_judged) else _UNDEFINED.get(key, "undefined")
+            reasons[key] = _UNDEFINED.get(key, "undefined")
+            if key in ("faithfulness", "citation_support"):
+                if not_judged:
+                    reasons[key] = not_judged
+                elif answered and key == "faithfulness":
+                    reasons[key] = "not measured: the judge's replies could not be read (see per_question.jsonl)"
     out["not_measured"] = reasons
     return out
 

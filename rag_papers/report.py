@@ -56,8 +56,8 @@ def fmt(value: Any, *, delta: bool = False) -> str:
         return "n/m"
     if isinstance(value, bool):
         return str(value).lower()
-    if isinstance(value, int) and not delta:
-        return f"{value:,}"
+    if isinstance(value, int):
+        return f"{value:+,}" if delta else f"{value:,}"
     if isinstance(value, (int, float)):
         if delta:
             return f"{value:+.3f}" if abs(value) >= 0.001 or value == 0 else f"{value:+.2e}"
@@ -219,14 +219,14 @@ def write_plots(report: dict[str, Any], per_question: Sequence[dict[str, Any]], 
         fig = _figure(len(panels), 3.2)
         for i, (title, names, sec, key) in enumerate(panels, start=1):
             ax = fig.add_subplot(len(panels), 1, i)
-            types = sorted({t for n in names for t in sec(configs[n])["by_type"]})
+            types = sorted({t for n in names for t, v in sec(configs[n])["by_type"].items() if v.get(key) is not None})
             width = 0.8 / max(len(names), 1)
             for j, name in enumerate(names):
                 vals = [sec(configs[name])["by_type"].get(t, {}).get(key) or 0.0 for t in types]
                 ax.bar([x + j * width for x in range(len(types))], vals, width, label=name)
             ax.set_xticks([x + width * (len(names) - 1) / 2 for x in range(len(types))], types)
-            ax.set(ylim=(0, 1.05), title=title, ylabel=key)
-            ax.legend(fontsize="small")
+            ax.set(ylim=(0, 1.18), title=title, ylabel=key)
+            ax.legend(fontsize="small", ncols=len(names), loc="upper center")
         fig.savefig(out / PLOT_BY_TYPE, dpi=110)
         written.append(PLOT_BY_TYPE)
 

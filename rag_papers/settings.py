@@ -60,7 +60,10 @@ class Settings(BaseSettings):
     )
 
     # -- chunking -------------------------------------------------------------------------
-    chunk_tokens: int = Field(256, ge=32, le=8192, description="Chunk size in tokens (title included).")
+    chunk_tokens: int = Field(
+        200, ge=32, le=8192,
+        description="Chunk size in tiktoken tokens, title included (the bundled model reads at most 256 word pieces).",
+    )
     chunk_overlap: int = Field(32, ge=0, le=1024, description="Token overlap between chunks.")
 
     # -- retrieval ------------------------------------------------------------------------
@@ -75,10 +78,14 @@ class Settings(BaseSettings):
     )
     llm_model: str = Field("gpt-4o-mini", description="Model name sent to the OpenAI-compatible API.")
     openai_api_key: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("OPENAI_API_KEY", "RAG_PAPERS_OPENAI_API_KEY")
+        None,
+        validation_alias=AliasChoices("OPENAI_API_KEY", "RAG_PAPERS_OPENAI_API_KEY"),
+        description="API key for the LLM (and OpenAI embeddings); never logged.",
     )
     openai_base_url: str | None = Field(
-        None, validation_alias=AliasChoices("OPENAI_BASE_URL", "RAG_PAPERS_OPENAI_BASE_URL")
+        None,
+        validation_alias=AliasChoices("OPENAI_BASE_URL", "RAG_PAPERS_OPENAI_BASE_URL"),
+        description="OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1 for Ollama.",
     )
     llm_timeout: float = Field(60.0, gt=0, description="Seconds before one LLM request times out.")
     llm_max_attempts: int = Field(4, ge=1, le=20, description="Attempts per LLM request (retries + 1).")

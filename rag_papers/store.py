@@ -69,11 +69,20 @@ class PaperStore:
     @property
     def collection(self) -> Any:
         if self._collection is None:
-            self._collection = self.client.get_or_create_collection(
-                self.settings.collection,
-                embedding_function=None,  # Chroma's default would download a model: never use it
-                metadata={"hnsw:space": "cosine"},
-            )
+            from chromadb.errors import InvalidArgumentError
+
+            try:
+                self._collection = self.client.get_or_create_collection(
+                    self.settings.collection,
+                    embedding_function=None,  # Chroma's default would download a model: never use it
+                    metadata={"hnsw:space": "cosine"},
+                )
+            except (InvalidArgumentError, ValueError) as exc:
+                raise ConfigError(
+                    f"Chroma refuses the collection name {self.settings.collection!r} ({exc}) — set "
+                    "RAG_PAPERS_COLLECTION to 3-512 characters from a-z, A-Z, 0-9, '.', '_', '-', "
+                    "starting and ending with a letter or digit"
+                ) from exc
         return self._collection
 
     def model_info(self) -> tuple[str | None, int | None]:
@@ -82,7 +91,7 @@ class PaperStore:
 
     def bind_model(self, model_id: str, dim: int) -> None:
         """Record the embedding model on first use; refuse a different one afterwards."""
-        recorded, recorded_dim = self.model_info()
+        recorded, _ = self.model_info()
         if recorded is None:
             meta = dict(self.collection.metadata or {})
             meta.pop("hnsw:space", None)  # fixed at creation; Chroma refuses to modify it

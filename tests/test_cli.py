@@ -86,6 +86,9 @@ def test_ingest_prints_a_summary_and_reingest_says_0_new(
     code, out, err = run(capsys, "--home", str(home), "ingest", str(papers_file))
     assert code == 0 and err == ""
     assert "0 new" in out and "3 unchanged" in out and "; 0 chunks embedded" in out
+    code, out, err = run(capsys, "--home", str(home), "ingest", "--rebuild", str(papers_file))
+    assert code == 0, err
+    assert out.startswith("read 3 papers: 3 new, 0 updated, 0 unchanged")
 
 
 def test_stats_text_and_json(capsys: pytest.CaptureFixture[str], cli_home: Path) -> None:

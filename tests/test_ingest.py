@@ -259,9 +259,12 @@ def test_every_chunk_embeds_its_title_and_carries_metadata(tmp_path: Path) -> No
 def test_failed_ingest_leaves_index_usable_and_rerun_completes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # 4 chunks per write; at 160 tokens papers 2 and 3 have 3 and 2 chunks, so the first
-    # write holds paper 2 and the first chunk of paper 3, and the crash cuts paper 3 in half.
-    settings = Settings(home=tmp_path / "home", embed_batch_size=1, chunk_tokens=160)
+    from rag_papers.ingest import write_group_size
+
+    # 8 chunks per write; at 128 tokens papers 2, 3 and 4 have 4, 3 and 3 chunks, so the first
+    # write holds papers 2, 3 and the first chunk of 4, and the crash cuts paper 4 in half.
+    settings = Settings(home=tmp_path / "home", embed_batch_size=1, chunk_tokens=128)
+    assert write_group_size(settings) == 8
     full = [record(i, short=False) for i in range(7)]
     src = write_jsonl(tmp_path / "papers.jsonl", full[:2])
     ingest([src], settings=settings, progress=False)
@@ -273,7 +276,7 @@ def test_failed_ingest_leaves_index_usable_and_rerun_completes(
     calls = fail_embedding_after(monkeypatch, good_calls=1)
     with pytest.raises(RuntimeError, match="simulated crash"):
         ingest([src], settings=settings, progress=False)
-    assert len(calls) == 2 and calls[0] == 4
+    assert len(calls) == 2 and calls[0] == 8
     monkeypatch.undo()
 
     # The index still answers: stats, and retrieval of a paper from before the crash, whose
@@ -281,10 +284,10 @@ def test_failed_ingest_leaves_index_usable_and_rerun_completes(
     from rag_papers.store import PaperStore
 
     states = PaperStore(settings).paper_states()
-    assert sorted(states) == [f"arxiv:2403.{10000 + i}" for i in range(4)]
-    assert [pid for pid, st in states.items() if not st.complete] == ["arxiv:2403.10003"]
+    assert sorted(states) == [f"arxiv:2403.{10000 + i}" for i in range(5)]
+    assert [pid for pid, st in states.items() if not st.complete] == ["arxiv:2403.10004"]
     stats = collection_stats(settings)
-    assert stats["papers"] == 4
+    assert stats["papers"] == 5
     assert store_chunks(settings)["arxiv:2403.10000#0"]["document"] == old0
     top = retrieve_titles(settings, "Matryoshka representation learning nested embeddings")
     assert top[0] == real_papers()[1].title
@@ -292,8 +295,8 @@ def test_failed_ingest_leaves_index_usable_and_rerun_completes(
     # Running it again completes the job: every paper once, each complete, paper 0 updated.
     done = ingest([src], settings=settings, progress=False)
     assert done.read == 7
-    # new: 4, 5, 6; updated: 0 (changed) and 3 (cut in half); unchanged: 1 and 2
-    assert (done.new, done.updated, done.unchanged) == (3, 2, 2)
+    # new: 5, 6; updated: 0 (changed) and 4 (cut in half); unchanged: 1, 2, 3
+    assert (done.new, done.updated, done.unchanged) == (2, 2, 3)
     assert set(papers_in_store(settings)) == {f"arxiv:2403.{10000 + i}" for i in range(7)}
     assert_complete(settings)
     assert store_chunks(settings)["arxiv:2403.10000#0"]["document"].startswith("SUPERSEDED.")
@@ -375,6 +378,14 @@ def test_bad_lines_are_counted_warnings_and_strict_makes_them_errors(
         retrieve_titles(settings, "nested Matryoshka embeddings of several sizes")[0]
         == real_papers()[1].title
     )
+
+
+def test_collection_name_chroma_refuses_is_a_config_error(tmp_path: Path) -> None:
+    from rag_papers.errors import ConfigError
+
+    src = write_jsonl(tmp_path / "papers.jsonl", [record(0)])
+    with pytest.raises(ConfigError, match="RAG_PAPERS_COLLECTION"):
+        ingest([src], settings=Settings(home=tmp_path / "home", collection="x"), progress=False)
 
 
 # -- embedding model mismatch ----------------------------------------------------------------

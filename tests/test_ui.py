@@ -243,7 +243,10 @@ def test_llm_modes_are_shown_and_an_unreachable_llm_is_a_message(
 def test_empty_store_offers_to_index_the_sample(
     tmp_path: Path, small_pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import rag_papers.ingest as ingest_module
+    import importlib
+
+    # the module, not the function of the same name that `rag_papers.ingest` resolves to
+    ingest_module = importlib.import_module("rag_papers.ingest")
 
     real_ingest = ingest_module.ingest
     calls: list[dict[str, Any]] = []
