@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from fakes import ScriptedLLM
+
 from rag_papers.cli import main
 from rag_papers.errors import ConfigError, InputError
 from rag_papers.evaluate import NOT_JUDGED, Judge, check_floors, evaluate, parse_floor
@@ -36,8 +36,8 @@ QUESTIONS = [
      "question": "Which papers study how language model pre-training should change: re-warming the learning "
                  "rate for continual pre-training, and prepending metadata to pre-training data?",
      "gold_titles": ["Continual Pre-Training of Large Language Models: How to (re)warm your model?",
-                     "When Does Metadata Conditioning (NOT) Work for Language Model Pre-Training? "
-                     "A Study with Context-Free Grammars"],
+                     ("When Does Metadata Conditioning (NOT) Work for Language Model Pre-Training? "
+                      "A Study with Context-Free Grammars")],
      "answer_facts": []},
     {"id": "q4", "type": "unanswerable", "answerable": False,
      "question": "What is the boiling point of liquid nitrogen at sea level?", "gold_titles": [], "answer_facts": []},
@@ -269,9 +269,9 @@ def test_judge_replies_it_cannot_read_are_not_scored() -> None:
     judge = Judge(ScriptedLLM(["no json here"]))
     assert judge.faithfulness("q?", "An answer [1].", ["context"]) == {
         "faithfulness": None, "statements": [], "note": "judge gave no statements"}
-    judge = Judge(ScriptedLLM(['{"statements": ["a", "b", "c"]}',
-                               '{"verdicts": [{"statement": 1, "supported": true}, '
-                               '{"statement": 3, "supported": false}, {"statement": "x"}]}']))
+    verdicts = ('{"verdicts": [{"statement": 1, "supported": true}, '
+                '{"statement": 3, "supported": false}, {"statement": "x"}]}')
+    judge = Judge(ScriptedLLM(['{"statements": ["a", "b", "c"]}', verdicts]))
     out = judge.faithfulness("q?", "A. B. C.", ["context"])
     assert out["faithfulness"] == 0.5  # statement 2 got no verdict: left out, not counted as either
     judge = Judge(ScriptedLLM(["yes", "Perhaps."]))
