@@ -22,8 +22,10 @@ log = logging.getLogger(__name__)
 VERSION_KEY = "bm25_version"
 
 
-def _store_version(store: Any) -> str | None:
-    return (store.collection.metadata or {}).get(VERSION_KEY)
+def store_version(store: Any, *, fresh: bool = False) -> str | None:
+    """The store's BM25 version; `fresh` asks Chroma again instead of the cached collection."""
+    collection = store.client.get_collection(store.settings.collection) if fresh else store.collection
+    return (collection.metadata or {}).get(VERSION_KEY)
 
 
 def _set_store_version(store: Any, version: str) -> None:
@@ -77,7 +79,7 @@ def rebuild_bm25(store: Any, settings: Settings, *, bump: bool = False) -> Any |
     if tmp.exists():
         shutil.rmtree(tmp)
     retriever.persist(str(tmp), show_progress=False)
-    version = None if bump else _store_version(store)
+    version = None if bump else store_version(store)
     if version is None:
         version = uuid.uuid4().hex
         _set_store_version(store, version)
@@ -95,7 +97,7 @@ def load_bm25(store: Any, settings: Settings) -> Any | None:
     marker = target / "version.json"
     if marker.is_file():
         local = json.loads(marker.read_text()).get("version")
-        if local and local == _store_version(store):
+        if local and local == store_version(store):
             return BM25Retriever.from_persist_dir(str(target))
         log.info("BM25 index is stale (store changed since it was built); rebuilding")
     return rebuild_bm25(store, settings)

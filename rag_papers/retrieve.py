@@ -11,6 +11,8 @@ import json
 import logging
 import math
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -23,6 +25,7 @@ from rag_papers.types import RetrievedPaper
 log = logging.getLogger(__name__)
 
 METHODS = ("hybrid", "dense", "bm25")
+BM25_RECHECK_S = 10.0  # how often a long-lived Retriever asks whether the store changed
 
 Hit = tuple[str, float, str, dict[str, Any]]  # paper_id, score, chunk text, chunk metadata
 
@@ -129,8 +132,10 @@ class Retriever:
         self._store = store
         self._embed_model = embed_model
         self._bm25: Any = None
-        self._bm25_meta: list[dict[str, Any]] | None = None
+        self._bm25_version: str | None = None
+        self._bm25_checked = 0.0
         self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
 
     # -- lazily built parts -------------------------------------------------------------
     @property
@@ -152,12 +157,22 @@ class Retriever:
             return self._embed_model
 
     def bm25(self) -> Any:
-        with self._lock:
-            if self._bm25 is None:
-                from rag_papers.bm25 import load_bm25
+        """The BM25 retriever; a long-running reader (the chat page) re-checks every
+        BM25_RECHECK_S seconds whether a writer changed the store, and reloads if so."""
+        from rag_papers.bm25 import load_bm25, store_version
 
+        with self._lock:
+            now = time.monotonic()
+            if self._bm25 is not None and now - self._bm25_checked > BM25_RECHECK_S:
+                self._bm25_checked = now
+                if store_version(self.store, fresh=True) != self._bm25_version:
+                    log.info("the store changed since the BM25 index was loaded; reloading it")
+                    self.store.refresh()
+                    self._bm25 = None
+            if self._bm25 is None:
                 self._bm25 = load_bm25(self.store, self.settings)
-                self._bm25_meta = [c for c in self._bm25.corpus] if self._bm25 is not None else []
+                self._bm25_version = store_version(self.store)
+                self._bm25_checked = now
             return self._bm25
 
     def df(self, term: str) -> int:
@@ -211,7 +226,7 @@ class Retriever:
         retriever = self.bm25()
         if retriever is None:
             return []
-        meta = self._bm25_meta or []
+        meta = retriever.corpus  # from the same object as the index, even if another thread reloads
         mask = None
         if filters and not filters.is_empty():
             mask = np.fromiter((1 if filters.match(m) else 0 for m in meta), dtype=np.float32, count=len(meta))
@@ -251,8 +266,15 @@ class Retriever:
         k = self.settings.k if k is None else k
         self.ensure_index()
         n = max(self.settings.candidates, k * 3)
-        dense = self.dense_hits(question, n, filters) if method in ("hybrid", "dense") else []
-        keyword = self.bm25_hits(question, n, filters) if method in ("hybrid", "bm25") else []
+        if method == "hybrid":  # the two searches overlap: numpy, bm25s and Chroma release the GIL
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rag-papers-retrieve")
+            future = self._pool.submit(self.bm25_hits, question, n, filters)
+            dense = self.dense_hits(question, n, filters)
+            keyword = future.result()
+        else:
+            dense = self.dense_hits(question, n, filters) if method == "dense" else []
+            keyword = self.bm25_hits(question, n, filters) if method == "bm25" else []
         dense_papers = _group(dense)
         bm25_papers = _group(keyword)
         if method == "dense":

@@ -85,6 +85,10 @@ class PaperStore:
                 ) from exc
         return self._collection
 
+    def refresh(self) -> None:
+        """Forget the cached collection handle, so its metadata is read again."""
+        self._collection = None
+
     def model_info(self) -> tuple[str | None, int | None]:
         meta = self.collection.metadata or {}
         return meta.get("embed_model"), meta.get("embed_dim")

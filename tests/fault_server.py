@@ -180,7 +180,7 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 body = {"_raw": raw.decode("utf-8", "replace")}
             server._record(
-                RecordedRequest(self.path, dict(self.headers.items()), body, time.monotonic())
+                RecordedRequest(self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.monotonic())
             )
             if self.path not in CHAT_PATHS:
                 self._json(

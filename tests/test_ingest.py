@@ -565,7 +565,7 @@ class FakeEmbeddingsServer:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 server.requests.append(body)
-                server.headers.append(dict(self.headers))
+                server.headers.append({k.lower(): v for k, v in self.headers.items()})  # HTTP names are case-blind
                 if self.path != "/v1/embeddings":
                     return self._send(404, {"error": {"message": f"no route {self.path}"}})
                 if len(server.requests) in server.failures:
@@ -657,7 +657,7 @@ def test_openai_backend_batches_retries_and_guards_the_store(
     titles = tuple(real_papers()[i].title + "\n\n" for i in range(3))
     assert all(text.startswith(titles) for b in batches for text in b)
     assert all(
-        h.get("Authorization") == "Bearer sk-test-not-a-real-key" for h in embeddings_server.headers
+        h.get("authorization") == "Bearer sk-test-not-a-real-key" for h in embeddings_server.headers
     )
     assert "sk-test" not in caplog.text
     assert "retrying" in caplog.text

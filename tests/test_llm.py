@@ -64,7 +64,7 @@ def test_complete_returns_text_usage_and_model_and_sends_the_request(
     assert request.body["max_tokens"] == 77
     assert not request.body.get("stream")
     # No key configured for a local server: a placeholder is sent, never an empty header.
-    assert request.headers["Authorization"] == "Bearer not-needed"
+    assert request.headers["authorization"] == "Bearer not-needed"
 
 
 def test_missing_usage_gives_zeros(fault_server: FaultServer) -> None:
@@ -343,7 +343,7 @@ def test_api_key_never_appears_in_logs_or_errors(
     with pytest.raises(LLMError) as info:
         llm.complete(MESSAGES)
 
-    assert fault_server.requests[0].headers["Authorization"] == f"Bearer {key}"  # it was sent
+    assert fault_server.requests[0].headers["authorization"] == f"Bearer {key}"  # it was sent
     assert any("retrying in" in r.getMessage() for r in caplog.records)  # retries are logged
     for record in caplog.records:
         assert key not in record.getMessage()
@@ -374,7 +374,7 @@ def test_make_llm_reads_settings(
     fault_server.ok("from settings")
     assert llm.complete(MESSAGES).text == "from settings"
     request = fault_server.requests[0]
-    assert request.headers["Authorization"] == "Bearer sk-from-settings"
+    assert request.headers["authorization"] == "Bearer sk-from-settings"
     assert (request.body["temperature"], request.body["max_tokens"]) == (0.3, 99)
 
 

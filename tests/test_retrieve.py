@@ -88,3 +88,19 @@ def test_bm25_index_is_reused_until_the_store_changes(small_home) -> None:
     assert load_bm25(store, settings) is not None
     assert marker.stat().st_mtime_ns != before, "a stale index is rebuilt"
     assert (store.collection.metadata or {})[VERSION_KEY] in marker.read_text()
+
+
+def test_a_long_running_reader_picks_up_papers_a_writer_adds(tmp_path, monkeypatch) -> None:
+    import rag_papers.retrieve as retrieve_module
+    from rag_papers import Paper, ingest
+
+    settings = Settings(home=tmp_path)
+    ingest(papers=[Paper(title="Alpha widgets", abstract="We study alpha widgets. They are great.")],
+           settings=settings, progress=False)
+    reader = Retriever(settings)
+    assert [p.title for p in reader.retrieve("zebra gadgets stripes", method="bm25")] == []
+    # Another process (here: another ingest call with its own store handle) adds a paper.
+    ingest(papers=[Paper(title="Zebra gadgets", abstract="Zebra gadgets fold into stripes.")],
+           settings=Settings(home=tmp_path), progress=False)
+    monkeypatch.setattr(retrieve_module, "BM25_RECHECK_S", 0.0)
+    assert [p.title for p in reader.retrieve("zebra gadgets stripes", method="bm25")] == ["Zebra gadgets"]
