@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rag_papers.errors import RagPapersError
+from rag_papers.errors import InputError, RagPapersError
 from rag_papers.settings import Settings
 
 
@@ -27,14 +27,24 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     paths = list(args.paths)
+
+    def confirm(tokens: int, usd: float) -> bool:
+        print(f"embedding through the OpenAI API: ~{tokens:,} tokens, about ${usd:.4f}", file=sys.stderr)
+        if args.yes:
+            return True
+        if not sys.stdin.isatty():
+            raise InputError("not asking on a non-interactive input — pass --yes to accept the cost")
+        return input("continue? [y/N] ").strip().lower() in ("y", "yes")
+
     if args.arxiv:
         from rag_papers import sources
 
         fetched = sources.fetch_arxiv(args.arxiv, max_results=args.max_results)
         summary = ingest(paths, sample=args.sample, settings=settings, rebuild=args.rebuild,
-                         strict=args.strict, papers=fetched.papers)
+                         strict=args.strict, papers=fetched.papers, confirm=confirm)
     else:
-        summary = ingest(paths, sample=args.sample, settings=settings, rebuild=args.rebuild, strict=args.strict)
+        summary = ingest(paths, sample=args.sample, settings=settings, rebuild=args.rebuild,
+                         strict=args.strict, confirm=confirm)
     for warning in summary.warnings[:20]:
         print(f"warning: {warning}", file=sys.stderr)
     if len(summary.warnings) > 20:
@@ -119,6 +129,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--max-results", type=int, default=50, help="papers to fetch with --arxiv")
     p.add_argument("--rebuild", action="store_true", help="delete the index and start over")
     p.add_argument("--strict", action="store_true", help="treat warnings (bad lines, missing abstracts) as errors")
+    p.add_argument("--yes", action="store_true", help="do not ask before paying for API embeddings")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("stats", help="papers, chunks, embedding model, store location, last ingest")

@@ -12,7 +12,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -129,10 +129,13 @@ def ingest(
     strict: bool = False,
     progress: bool | None = None,
     papers: Sequence[Paper] | None = None,
+    confirm: Callable[[int, float], bool] | None = None,
 ) -> IngestSummary:
     """Index paper collections (files or folders) into the store; returns what changed.
 
     `sample=True` adds the bundled sample corpus. `papers` indexes Paper objects directly.
+    With the OpenAI embedding backend, `confirm(tokens, usd)` is asked before anything is
+    sent (the CLI asks the user unless --yes); returning False cancels the ingest.
     """
     from rag_papers.bm25 import mark_changed, rebuild_bm25
     from rag_papers.embed import embed_model_id, embedding_dim, make_embed_model
@@ -180,6 +183,13 @@ def ingest(
         else:
             summary.unchanged += 1
 
+    if todo and settings.embed_backend == "openai" and confirm is not None:
+        tokens, cost = estimate_embedding_cost(todo, settings)
+        if not confirm(tokens, cost):
+            raise InputError(
+                f"ingest cancelled before embedding {len(todo)} papers (~{tokens:,} tokens, "
+                f"~${cost:.4f}) — nothing was written; pass --yes to skip the question"
+            )
     if todo:
         model = make_embed_model(settings)  # loaded only when there is something to embed
         store.bind_model(model_id, embedding_dim(model))
@@ -191,6 +201,20 @@ def ingest(
     _write_manifest(settings, summary, store.location)
     log.info(summary.line())
     return summary
+
+
+def estimate_embedding_cost(papers: Sequence[Paper], settings: Settings) -> tuple[int, float]:
+    """Tokens the embedding API would be sent for these papers, and their price in USD."""
+    import tiktoken
+
+    from rag_papers.embed import openai_embed_model_name
+
+    from llama_index.core.schema import MetadataMode
+
+    enc = tiktoken.get_encoding("cl100k_base")
+    tokens = sum(len(enc.encode(n.get_content(MetadataMode.EMBED))) for n in chunk_papers(papers, settings))
+    price_in, _ = settings.prices.get(openai_embed_model_name(settings), (0.0, 0.0))
+    return tokens, tokens * price_in / 1e6
 
 
 def _embed_and_write(

@@ -699,3 +699,36 @@ def test_openai_backend_needs_a_key_or_base_url(tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "papers.jsonl", [record(0)])
     with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
         ingest([src], settings=settings, progress=False)
+
+
+def test_openai_ingest_shows_the_cost_first_and_can_be_declined(
+    embeddings_server: FakeEmbeddingsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rag_papers.errors import InputError
+
+    settings = Settings(
+        home=tmp_path / "home", embed_backend="openai", openai_api_key="sk-test-not-a-real-key",
+        openai_base_url=embeddings_server.base_url,
+    )
+    src = write_jsonl(tmp_path / "papers.jsonl", [record(0), record(1)])
+    asked: list[tuple[int, float]] = []
+
+    def decline(tokens: int, usd: float) -> bool:
+        asked.append((tokens, usd))
+        return False
+
+    with pytest.raises(InputError, match="--yes"):
+        ingest([src], settings=settings, progress=False, confirm=decline)
+    tokens, usd = asked[0]
+    assert tokens > 50 and usd == pytest.approx(tokens * 0.02 / 1e6)
+    assert embeddings_server.requests == [], "nothing is sent before the user agrees"
+    summary = ingest([src], settings=settings, progress=False, confirm=lambda t, c: True)
+    assert summary.new == 2 and embeddings_server.requests
+    # the CLI refuses to ask on a non-interactive input unless told --yes
+    from rag_papers.cli import main
+
+    env_args = ["--home", str(tmp_path / "home2"), "ingest", str(src)]
+    monkeypatch.setenv("RAG_PAPERS_EMBED_BACKEND", "openai")
+    monkeypatch.setenv("OPENAI_BASE_URL", embeddings_server.base_url)
+    assert main(env_args) == 2
+    assert main([*env_args, "--yes"]) == 0
