@@ -267,6 +267,10 @@ class Retriever:
         self.ensure_index()
         n = max(self.settings.candidates, k * 3)
         if method == "hybrid":  # the two searches overlap: numpy, bm25s and Chroma release the GIL
+            # Load both indexes (and so import llama-index) in this thread first: two threads
+            # importing llama_index.core for the first time at once hit its circular imports.
+            self.bm25()
+            _ = self.embed_model
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rag-papers-retrieve")
             future = self._pool.submit(self.bm25_hits, question, n, filters)
