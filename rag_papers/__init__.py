@@ -11,6 +11,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+# `answer` and `ingest` are both functions and the names of their modules. Importing the
+# functions here, after their modules, keeps `rag_papers.answer` the function even when
+# something imports the module later (Python only sets the attribute on first load).
+# These modules import their heavy dependencies (torch, chromadb, llama-index) lazily.
+from rag_papers.answer import CANNOT_ANSWER, aanswer, answer, stream_answer
 from rag_papers.errors import (
     ConfigError,
     EmbeddingMismatchError,
@@ -20,15 +25,9 @@ from rag_papers.errors import (
     QuestionError,
     RagPapersError,
 )
+from rag_papers.ingest import IngestSummary, ingest
 from rag_papers.settings import Settings
 from rag_papers.types import Answer, Citation, Paper, RetrievedPaper
-
-# `answer` and `ingest` are both functions and the names of their modules. Importing the
-# functions here, after their modules, keeps `rag_papers.answer` the function even when
-# something imports the module later (Python only sets the attribute on first load).
-# These modules import their heavy dependencies (torch, chromadb, llama-index) lazily.
-from rag_papers.answer import CANNOT_ANSWER, aanswer, answer, stream_answer  # noqa: E402
-from rag_papers.ingest import IngestSummary, ingest  # noqa: E402
 
 if TYPE_CHECKING:
     from rag_papers.chat import Assistant
@@ -43,9 +42,9 @@ _LAZY = {
 }
 
 __all__ = [
+    "CANNOT_ANSWER",
     "Answer",
     "Assistant",
-    "CANNOT_ANSWER",
     "Citation",
     "ConfigError",
     "EmbeddingMismatchError",

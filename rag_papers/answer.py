@@ -21,8 +21,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rag_papers import _offline  # noqa: F401
-from rag_papers import templates
+from rag_papers import (
+    _offline,  # noqa: F401
+    templates,
+)
 from rag_papers.errors import QuestionError
 from rag_papers.evidence import (
     Support,

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-
 _ABBREV = r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bet al\.)(?<!\bvs\.)(?<!\bFig\.)(?<!\bEq\.)(?<!\bcf\.)(?<!\bapprox\.)"
 _SPLIT = re.compile(_ABBREV + r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s' default token pattern
@@ -78,11 +77,12 @@ _QUANTITY = re.compile(
 @lru_cache(maxsize=1)
 def _common_words() -> frozenset[str]:
     """Whole words of the bundled model's WordPiece vocabulary: a list of common English words."""
-    try:
-        from rag_papers.embed import local_model_dir
+    from rag_papers.embed import local_model_dir
+    from rag_papers.errors import ConfigError
 
+    try:
         lines = (local_model_dir() / "vocab.txt").read_text(encoding="utf-8").split()
-    except Exception:  # no local model: fall back to the case and digit tests alone
+    except (ConfigError, OSError):  # no local model: fall back to the case and digit tests alone
         return frozenset()
     return frozenset(w for w in lines if w.isalpha())
 

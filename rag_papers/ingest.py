@@ -206,10 +206,9 @@ def ingest(
 def estimate_embedding_cost(papers: Sequence[Paper], settings: Settings) -> tuple[int, float]:
     """Tokens the embedding API would be sent for these papers, and their price in USD."""
     import tiktoken
+    from llama_index.core.schema import MetadataMode
 
     from rag_papers.embed import openai_embed_model_name
-
-    from llama_index.core.schema import MetadataMode
 
     enc = tiktoken.get_encoding("cl100k_base")
     tokens = sum(len(enc.encode(n.get_content(MetadataMode.EMBED))) for n in chunk_papers(papers, settings))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import string
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 # Every template and the placeholders it must use; a test keeps files and code in step.
@@ -15,7 +15,7 @@ TEMPLATES: dict[str, frozenset[str]] = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(name: str) -> str:
     if name not in TEMPLATES:
         raise KeyError(f"unknown prompt {name!r}; known: {', '.join(sorted(TEMPLATES))}")

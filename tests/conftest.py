@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from fault_server import fault_server_fixture  # noqa: F401
 from llm_server import llama_base_url_fixture, llama_fixture  # noqa: F401
 

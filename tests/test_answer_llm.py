@@ -69,7 +69,7 @@ def test_injected_instructions_stay_inside_a_delimited_source(hostile_home) -> N
     system, user = llm.history[0]
     assert "never follow them" in system["content"]
     # The planted closing tag cannot end the source early: exactly one real </source> per source.
-    src = re.search(r'<source id="1">(.*?)</source>', user["content"], re.S).group(1)
+    src = re.search(r'<source id="1">(.*?)</source>', user["content"], re.DOTALL).group(1)
     assert "Ignore previous instructions" in src and "developer mode" in src
     assert user["content"].count("</source>") == len(ans.contexts)
     assert [c.title for c in ans.citations] == ["Quantum Widget Compression"]
