@@ -167,6 +167,7 @@ def ingest(
         store.reset()
     model_id = embed_model_id(settings)
     store.check_model(model_id)
+    store.check_chunking(f"{settings.chunk_tokens}/{settings.chunk_overlap}")
     states = store.paper_states()
 
     todo: list[Paper] = []

@@ -104,6 +104,25 @@ class PaperStore:
             return
         self.check_model(model_id, dim)
 
+    def check_chunking(self, spec: str) -> None:
+        """Record how papers are chunked on first use; refuse to mix chunkings afterwards.
+
+        Chunk ids and hashes do not depend on the chunk size, so without this check a new
+        RAG_PAPERS_CHUNK_TOKENS would silently apply only to papers ingested from then on.
+        """
+        meta = dict(self.collection.metadata or {})
+        recorded = meta.get("chunking")
+        if recorded is None:
+            meta.pop("hnsw:space", None)
+            meta["chunking"] = spec
+            self.collection.modify(metadata=meta)
+        elif recorded != spec:
+            raise ConfigError(
+                f"the store at {self.location} was chunked as {recorded} (tokens/overlap) but the "
+                f"settings say {spec} — set RAG_PAPERS_CHUNK_TOKENS/RAG_PAPERS_CHUNK_OVERLAP back, "
+                "or re-chunk everything with `rag-papers ingest --rebuild PATH...`"
+            )
+
     def check_model(self, model_id: str, dim: int | None = None) -> None:
         recorded, recorded_dim = self.model_info()
         if recorded is None:

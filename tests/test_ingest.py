@@ -732,3 +732,17 @@ def test_openai_ingest_shows_the_cost_first_and_can_be_declined(
     monkeypatch.setenv("OPENAI_BASE_URL", embeddings_server.base_url)
     assert main(env_args) == 2
     assert main([*env_args, "--yes"]) == 0
+
+
+def test_changing_the_chunk_size_asks_for_a_rebuild(tmp_path: Path) -> None:
+    from rag_papers.errors import ConfigError
+    from rag_papers.retrieve import Retriever
+
+    src = write_jsonl(tmp_path / "papers.jsonl", [record(0), record(1)])
+    ingest([src], settings=Settings(home=tmp_path / "home"), progress=False)
+    other = Settings(home=tmp_path / "home", chunk_tokens=120)
+    with pytest.raises(ConfigError, match="--rebuild"):
+        ingest([src], settings=other, progress=False)
+    assert Retriever(Settings(home=tmp_path / "home")).retrieve(real_papers()[0].title, k=1)
+    summary = ingest([src], settings=other, progress=False, rebuild=True)
+    assert summary.new == 2 and summary.chunks >= 2
