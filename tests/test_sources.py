@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from rag_papers import sources
+from rag_papers import arxiv, sources
 from rag_papers.errors import InputError
 from rag_papers.sources import (
     dedupe,
@@ -671,6 +671,6 @@ def test_fetch_arxiv_connection_refused_is_retried_then_reported(no_proxy: None)
 
 
 def test_retry_after_header_forms() -> None:
-    assert sources._retry_after("7") == 7.0
-    assert sources._retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past
-    assert sources._retry_after("soon") is None and sources._retry_after(None) is None
+    assert arxiv._retry_after("7") == 7.0
+    assert arxiv._retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past
+    assert arxiv._retry_after("soon") is None and arxiv._retry_after(None) is None
