@@ -17,18 +17,16 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import hashlib
 import json
 import logging
 import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -39,45 +37,19 @@ from rag_papers import (
     metrics,
 )
 from rag_papers.errors import ConfigError, IndexNotFoundError, InputError, RagPapersError
+from rag_papers.eval_cache import CACHE_FILE, FACTS_VERSION, ResultCache, _sha, file_sha256
+from rag_papers.eval_judge import Judge, chat_tokens, count_tokens
+from rag_papers.eval_models import _LazyEmbed, _Runtime
+from rag_papers.eval_score import NOT_JUDGED, _assemble
 from rag_papers.settings import Settings
 from rag_papers.types import normalize_title
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
 MODES = ("retrieval", "answer", "both")
 BASELINES = ("bm25", "dense")
 GATE_CONFIG = "hybrid"
-# Settings a Retriever reads; configurations that agree on these share one.
-RETRIEVER_FIELDS = ("home", "collection", "chroma_host", "chroma_port", "embed_backend", "embed_model",
-                    "embed_device", "light_query_encoder", "candidates", "rrf_k")
 DEFAULT_QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "dev_questions.jsonl"
-CACHE_FILE = "cache.jsonl"
-NOT_JUDGED = "not measured: no judge LLM configured"
-# Bump when what a cached record means changes; fact matches also key on the matcher's thresholds.
-CACHE_VERSION = "1"
-FACTS_VERSION = f"{metrics.FACT_TERM_MATCH}/{metrics.FACT_TERM_FLOOR}/{metrics.FACT_COSINE_MATCH}"
-
-# Judge prompts. Short on purpose; they ask for JSON (statements) or yes/no (citations).
-JUDGE_STATEMENTS = """Break the answer into short, self-contained factual statements (resolve pronouns; \
-drop citation markers like [1]). Reply with JSON only: {{"statements": ["...", "..."]}}
-
-Question: {question}
-Answer: {answer}"""
-JUDGE_VERDICTS = """Context:
-{context}
-
-For each numbered statement, decide whether it can be inferred from the context above alone.
-Reply with JSON only: {{"verdicts": [{{"statement": 1, "supported": true}}, ...]}}
-
-Statements:
-{statements}"""
-JUDGE_CITATION = """Sources:
-{sources}
-
-Claim: {claim}
-
-Is the claim fully supported by the sources above? Reply with one word: yes or no."""
 
 
 # -- inputs -----------------------------------------------------------------------------
@@ -193,178 +165,6 @@ def load_config(source: str | Path | dict[str, Any], base: Settings) -> EvalConf
     return EvalConfig(name, derive_settings(base, overrides, origin=origin), dict(overrides))
 
 
-# -- the cache --------------------------------------------------------------------------
-class ResultCache:
-    """Append-only JSONL of raw results keyed by a hash; an interrupted run resumes from it."""
-
-    def __init__(self, path: Path, *, enabled: bool = True) -> None:
-        self.path = path
-        self.enabled = enabled
-        self.records: dict[str, dict[str, Any]] = {}
-        self.hits = self.misses = 0
-        if enabled and path.is_file():
-            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-                try:
-                    rec = json.loads(line)
-                    self.records[rec["key"]] = rec["result"]
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    log.warning("%s:%d: unreadable cache line ignored (an interrupted write?)", path, n)
-
-    @staticmethod
-    def key(*parts: Any) -> str:
-        return _sha(json.dumps([CACHE_VERSION, *parts], sort_keys=True, default=str))
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        found = self.records.get(key) if self.enabled else None
-        if found is None:
-            self.misses += 1
-        else:
-            self.hits += 1
-        return found
-
-    def put(self, key: str, result: dict[str, Any], **label: Any) -> None:
-        self.records[key] = result
-        if self.enabled:
-            with self.path.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps({"key": key, **label, "result": result}, default=str) + "\n")
-
-
-# -- shared models ----------------------------------------------------------------------
-class MemoEmbed:
-    """An embedding model that remembers every vector, so configurations share the work.
-
-    Questions and abstract sentences are embedded up front in large batches (40 queries in
-    one batch take about the time of three single calls on a CPU); anything else (claims
-    embedded while citing) is remembered once computed. Answer latencies are therefore
-    warm-cache latencies; see eval/README.md.
-    """
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self._text: dict[str, list[float]] = {}
-        self._query: dict[str, list[float]] = {}
-        self._query_is_text: bool | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def get_text_embedding(self, text: str) -> list[float]:
-        return self.get_text_embedding_batch([text])[0]
-
-    def get_text_embedding_batch(self, texts: list[str], **kwargs: Any) -> list[list[float]]:
-        missing = list(dict.fromkeys(t for t in texts if t not in self._text))
-        if missing:
-            self._text.update(zip(missing, self.inner.get_text_embedding_batch(missing, **kwargs)))
-        return [self._text[t] for t in texts]
-
-    def get_query_embedding(self, query: str) -> list[float]:
-        if query not in self._query:
-            self._query[query] = self.inner.get_query_embedding(query)
-        return self._query[query]
-
-    def prefetch_queries(self, queries: Sequence[str]) -> None:
-        """Embed queries in one batch when the model embeds queries and texts alike."""
-        todo = [q for q in dict.fromkeys(queries) if q not in self._query]
-        if not todo:
-            return
-        if self._query_is_text is None:
-            single = self.inner.get_query_embedding(todo[0])
-            batch = self.inner.get_text_embedding_batch([todo[0]])[0]
-            self._query_is_text = max(abs(a - b) for a, b in zip(single, batch)) < 1e-4
-        if self._query_is_text:
-            self._query.update(zip(todo, self.inner.get_text_embedding_batch(todo)))
-        else:
-            self._query.update((q, self.inner.get_query_embedding(q)) for q in todo)
-
-    def prefetch_texts(self, texts: Sequence[str]) -> None:
-        self.get_text_embedding_batch(list(dict.fromkeys(texts)))
-
-
-class _MethodRetriever:
-    """A shared Retriever seen through one retrieval method, for a Pipeline that cannot pass one."""
-
-    def __init__(self, inner: Any, method: str, embed: MemoEmbed) -> None:
-        self.inner, self.method, self.embed_model = inner, method, embed
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def retrieve(self, question: str, *, k: int | None = None, filters: Any = None, method: str | None = None) -> Any:
-        return self.inner.retrieve(question, k=k, filters=filters, method=method or self.method)
-
-
-class _Runtime:
-    """Stores, retrievers, pipelines and LLMs, built lazily and shared across configurations."""
-
-    def __init__(self, base: Settings, *, retriever: Any = None, llm: Any = None) -> None:
-        self.base = base
-        self.given_retriever = retriever
-        self.llm = llm
-        self._stores: dict[str, Any] = {}
-        self._embeds: dict[str, MemoEmbed] = {}
-        self._retrievers: dict[str, Any] = {}
-        self._owned: dict[str, MemoEmbed] = {}
-        self._pipelines: dict[tuple[str, str], Any] = {}
-
-    @staticmethod
-    def store_key(s: Settings) -> str:
-        return f"{Path(s.home).expanduser()}|{s.collection}|{s.chroma_host}|{s.chroma_port}"
-
-    @staticmethod
-    def retriever_key(s: Settings) -> str:
-        """What a Retriever's results depend on (the method and k are passed per call)."""
-        return "|".join(str(getattr(s, f, None)) for f in RETRIEVER_FIELDS)
-
-    def store(self, s: Settings) -> Any:
-        key = self.store_key(s)
-        if key not in self._stores:
-            if self.given_retriever is not None and key == self.store_key(self.base):
-                self._stores[key] = self.given_retriever.store
-            else:
-                from rag_papers.store import PaperStore
-
-                self._stores[key] = PaperStore(s)
-        return self._stores[key]
-
-    def retriever(self, s: Settings) -> Any:
-        key = self.retriever_key(s)
-        if key not in self._retrievers:
-            if self.given_retriever is not None and key == self.retriever_key(self.base):
-                self._retrievers[key] = self.given_retriever
-            else:
-                from rag_papers.retrieve import Retriever
-
-                store = self.store(s)
-                ekey = "|".join(str(getattr(s, f, None)) for f in RETRIEVER_FIELDS if f not in ("candidates", "rrf_k"))
-                if ekey not in self._embeds:
-                    # The retriever's own factory and model check; we only wrap the result.
-                    self._embeds[ekey] = MemoEmbed(Retriever(s, store=store).embed_model)
-                self._retrievers[key] = Retriever(s, store=store, embed_model=self._embeds[ekey])
-                self._owned[key] = self._embeds[ekey]
-        return self._retrievers[key]
-
-    def own_memo(self, s: Settings) -> MemoEmbed | None:
-        """The memoising model inside our own retriever (None for a retriever passed in)."""
-        self.retriever(s)
-        return self._owned.get(self.retriever_key(s))
-
-    def embed(self, s: Settings) -> MemoEmbed:
-        """A memoising view of the embedding model the settings' retriever uses."""
-        memo = self.own_memo(s)
-        if memo is None:
-            model = self.retriever(s).embed_model
-            memo = self._embeds.setdefault(f"given|{id(model)}", MemoEmbed(model))
-        return memo
-
-    def pipeline(self, cfg: EvalConfig, mode: str) -> Any:
-        if (cfg.name, mode) not in self._pipelines:
-            from rag_papers.answer import Pipeline
-
-            view = _MethodRetriever(self.retriever(cfg.settings), cfg.method, self.embed(cfg.settings))
-            self._pipelines[(cfg.name, mode)] = Pipeline(cfg.settings, retriever=view, llm=self.llm)
-        return self._pipelines[(cfg.name, mode)]
-
-
 def title_index(store: Any) -> dict[str, str]:
     """normalised title -> paper id, for every paper in the store."""
     index: dict[str, str] = {}
@@ -398,102 +198,7 @@ def resolve_gold(questions: Sequence[Question], index: dict[str, str], where: st
     return gold
 
 
-# -- the judge --------------------------------------------------------------------------
-class Judge:
-    """Faithfulness (as RAGAS defines it) and citation support (as ALCE does), asked of an LLM."""
-
-    def __init__(self, llm: Any) -> None:
-        self.llm = llm
-        self.model = str(getattr(llm, "model", "judge"))
-        self.prompt_tokens = self.completion_tokens = 0
-
-    def _ask(self, prompt: str) -> str:
-        messages = [{"role": "user", "content": prompt}]
-        reply = self.llm.complete(messages)
-        self.prompt_tokens += chat_tokens(messages, self.model)
-        self.completion_tokens += count_tokens(reply.text, self.model)
-        return reply.text
-
-    def faithfulness(self, question: str, answer: str, contexts: Sequence[str]) -> dict[str, Any]:
-        """Supported statements / statements, each statement checked against the contexts."""
-        text = re.sub(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]", "", answer)
-        raw = _json_object(self._ask(JUDGE_STATEMENTS.format(question=question, answer=text)))
-        statements = [s for s in (raw or {}).get("statements", []) if isinstance(s, str) and s.strip()]
-        if not statements:
-            return {"faithfulness": None, "statements": [], "note": "judge gave no statements"}
-        numbered = "\n".join(f"{i}. {s}" for i, s in enumerate(statements, start=1))
-        context = "\n\n".join(contexts)
-        raw = _json_object(self._ask(JUDGE_VERDICTS.format(context=context, statements=numbered)))
-        verdicts: dict[int, bool] = {}
-        for v in (raw or {}).get("verdicts", []):
-            if isinstance(v, dict) and isinstance(v.get("supported"), bool):
-                try:
-                    verdicts[int(v.get("statement"))] = v["supported"]
-                except (TypeError, ValueError):
-                    continue
-        rows = [{"statement": s, "supported": verdicts.get(i)} for i, s in enumerate(statements, start=1)]
-        judged = [r["supported"] for r in rows if r["supported"] is not None]
-        score = sum(judged) / len(judged) if judged else None
-        return {"faithfulness": score, "statements": rows, "note": None if judged else "judge gave no verdicts"}
-
-    def citation_support(self, answer: str, contexts: Sequence[str]) -> dict[str, Any]:
-        """Share of cited sentences that their cited sources, together, support."""
-        from rag_papers.answer import cited_numbers
-        from rag_papers.evidence import split_sentences
-
-        rows = []
-        for sentence in split_sentences(answer):
-            nums = [n for n in dict.fromkeys(cited_numbers(sentence)) if 1 <= n <= len(contexts)]
-            if not nums:
-                continue
-            claim = re.sub(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]", "", sentence).strip()
-            sources = "\n\n".join(f"[{n}] {contexts[n - 1]}" for n in nums)
-            word = self._ask(JUDGE_CITATION.format(sources=sources, claim=claim)).strip().lower()
-            verdict = True if word.startswith("yes") else False if word.startswith("no") else None
-            rows.append({"sentence": claim, "sources": nums, "supported": verdict})
-        judged = [r["supported"] for r in rows if r["supported"] is not None]
-        return {"citation_support": sum(judged) / len(judged) if judged else None, "cited_sentences": rows}
-
-
-def _json_object(text: str) -> dict[str, Any] | None:
-    m = re.search(r"\{.*\}", text, re.DOTALL)
-    if not m:
-        return None
-    try:
-        value = json.loads(m.group(0))
-    except json.JSONDecodeError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
 # -- small helpers ----------------------------------------------------------------------
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-@lru_cache(maxsize=8)
-def _encoding(model: str) -> Any:
-    import tiktoken
-
-    try:
-        return tiktoken.encoding_for_model(model)
-    except KeyError:  # local servers' model names: count as OpenAI's current models do
-        return tiktoken.get_encoding("cl100k_base")
-
-
-def count_tokens(text: str, model: str) -> int:
-    return len(_encoding(model).encode(text))
-
-
-def chat_tokens(messages: Sequence[dict[str, str]], model: str) -> int:
-    """Prompt tokens of a chat request: content plus OpenAI's per-message framing (3 + 3)."""
-    return sum(count_tokens(m.get("content", ""), model) + 3 for m in messages) + 3
-
-
 def git_info() -> dict[str, Any]:
     """The code's git revision and whether the tree had uncommitted changes (None outside git)."""
     here = Path(__file__).resolve().parent
@@ -589,40 +294,6 @@ def run_answer(pipeline: Any, question: str, mode: str) -> dict[str, Any]:
         "latency_s": round(latency, 6),
         "ttft_s": None if ttft is None else round(ttft, 6),
         "tokens": tokens,
-    }
-
-
-def score_answer(q: Question, gold: Sequence[str], raw: dict[str, Any], facts: dict[str, Any] | None,
-                 judged: dict[str, Any] | None, price: tuple[float, float] | None) -> dict[str, Any]:
-    """Per-question answer metrics (the row metrics.summarize_answers aggregates)."""
-    from rag_papers.answer import cited_numbers
-
-    cited_papers = [c["paper_id"] for c in raw["citations"]]
-    answered_gold = q.answerable and bool(gold) and not raw["abstained"]
-    coverage = None
-    if q.answerable and q.answer_facts:
-        matches = [metrics.FactMatch(**m) for m in (facts or {}).get("matches", [])]
-        coverage = 0.0 if raw["abstained"] else metrics.fact_coverage(matches)
-    is_llm = raw["mode"] != "extractive"
-    cost = metrics.cost_usd(raw["tokens"]["prompt"], raw["tokens"]["completion"], price) if is_llm else 0.0
-    return {
-        "type": q.type,
-        "answerable": q.answerable,
-        "has_gold": bool(gold),
-        "abstained": raw["abstained"],
-        "error": None,
-        "citation_validity": None if raw["abstained"] else metrics.citation_validity(
-            cited_numbers(raw["draft"]), len(raw["contexts"])),
-        "citation_precision": metrics.citation_precision(cited_papers, gold) if answered_gold else None,
-        "citation_recall": metrics.citation_recall(cited_papers, gold) if answered_gold else None,
-        "fact_coverage": coverage,
-        "latency_s": raw["latency_s"],
-        "ttft_s": raw.get("ttft_s"),
-        "tokens_prompt": raw["tokens"]["prompt"],
-        "tokens_completion": raw["tokens"]["completion"],
-        "cost_usd": cost,
-        "faithfulness": (judged or {}).get("faithfulness"),
-        "citation_support": (judged or {}).get("citation_support"),
     }
 
 
@@ -865,19 +536,6 @@ def _question_texts(questions: Sequence[Question], settings: Settings) -> dict[s
     return out
 
 
-class _LazyEmbed:
-    """The fact matcher's embedding function; the model loads only if a fact needs it."""
-
-    def __init__(self, factory: Callable[[], MemoEmbed]) -> None:
-        self.factory = factory
-        self.model: MemoEmbed | None = None
-
-    def __call__(self, texts: list[str]) -> list[list[float]]:
-        if self.model is None:
-            self.model = self.factory()
-        return self.model.get_text_embedding_batch(texts)
-
-
 def _judge_answer(judge: Judge, q: Question, raw: dict[str, Any]) -> dict[str, Any]:
     before = (judge.prompt_tokens, judge.completion_tokens)
     abstracts = [f"{c['title']}. {c['abstract']}" for c in raw["contexts"]]
@@ -885,95 +543,6 @@ def _judge_answer(judge: Judge, q: Question, raw: dict[str, Any]) -> dict[str, A
     rec.update(judge.citation_support(raw["text"], abstracts))
     rec["tokens"] = {"prompt": judge.prompt_tokens - before[0], "completion": judge.completion_tokens - before[1]}
     return rec
-
-
-def _assemble(run: _Run, answer_modes: Sequence[str], judge: Judge | None,
-              mode: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Per-question records and the report's "configs" section, scored from the raw results."""
-    cfgs, questions = run.cfgs, run.questions
-    retrieved, answers, facts, judged, errors = run.retrieved, run.answers, run.fact_matches, run.judged, run.errors
-    per_question: list[dict[str, Any]] = []
-    ret_rows: dict[str, list[dict[str, Any]]] = {c.name: [] for c in cfgs}
-    ans_rows: dict[tuple[str, str], list[dict[str, Any]]] = {(c.name, m): [] for c in cfgs for m in answer_modes}
-    for cfg in cfgs:
-        for q in questions:
-            gold = run.gold(q, cfg)
-            rec: dict[str, Any] = {
-                "id": q.id, "config": cfg.name, "question": q.question, "type": q.type, "answerable": q.answerable,
-                "gold": [{"title": t, "paper_id": g} for t, g in zip(q.gold_titles, gold)],
-                "retrieval": None, "answers": {},
-            }
-            raw = retrieved.get((q.id, cfg.name))
-            if raw is not None:
-                ids = [p["paper_id"] for p in raw["ranked"]]
-                order = metrics.break_ties(ids, [p["score"] for p in raw["ranked"]], gold)
-                m = metrics.retrieval_metrics(order, gold) if (q.answerable and gold) else None
-                rec["retrieval"] = {**raw, "gold_ranks": metrics.gold_ranks(order, gold), "metrics": m}
-                ret_rows[cfg.name].append({"type": q.type, "metrics": m, "latency_s": raw["latency_s"]})
-            for amode in answer_modes:
-                key = (q.id, cfg.name, amode)
-                if key in errors:
-                    rec["answers"][amode] = {"error": errors[key]}
-                    ans_rows[(cfg.name, amode)].append({"type": q.type, "answerable": q.answerable, "error": errors[key]})
-                    continue
-                raw_a = answers.get(key)
-                if raw_a is None:
-                    continue
-                price = cfg.settings.prices.get(raw_a["model"])
-                row = score_answer(q, gold, raw_a, facts.get(key), judged.get(key), price)
-                ans_rows[(cfg.name, amode)].append(row)
-                rec["answers"][amode] = {
-                    **{k: v for k, v in raw_a.items() if k != "contexts"},
-                    "contexts": [{"paper_id": c["paper_id"], "title": c["title"]} for c in raw_a["contexts"]],
-                    "facts": (facts.get(key) or {}).get("matches", []),
-                    "judge": judged.get(key),
-                    "metrics": {k: v for k, v in row.items() if k not in ("type", "answerable", "error")},
-                }
-            per_question.append(rec)
-
-    not_judged = None if judge is not None else NOT_JUDGED
-    configs: dict[str, Any] = {}
-    for cfg in cfgs:
-        entry: dict[str, Any] = {
-            "method": cfg.method, "baseline": cfg.baseline, "overrides": cfg.overrides,
-            "settings_hash": cfg.settings.settings_hash(), "config_hash": cfg.config_hash,
-            "retrieval": None, "answers": None,
-        }
-        if mode in ("retrieval", "both"):
-            rows = ret_rows[cfg.name]
-            entry["retrieval"] = {
-                "overall": metrics.summarize_retrieval(rows),
-                "by_type": {t: metrics.summarize_retrieval([r for r in rows if r["type"] == t])
-                            for t in _types(rows) if any(r["type"] == t and r["metrics"] for r in rows)},
-            }
-        if answer_modes:
-            entry["answers"] = {}
-            for amode in answer_modes:
-                rows = ans_rows[(cfg.name, amode)]
-                entry["answers"][amode] = {
-                    "overall": metrics.summarize_answers(rows, not_judged=not_judged),
-                    "by_type": {t: metrics.summarize_answers([r for r in rows if r["type"] == t], not_judged=not_judged)
-                                for t in _types(rows)},
-                }
-        configs[cfg.name] = entry
-    baselines = [c.name for c in cfgs if c.baseline]
-    for cfg in cfgs:
-        if cfg.baseline:
-            continue
-        entry = configs[cfg.name]
-        if entry["retrieval"]:
-            entry["retrieval"]["vs_best_baseline"] = metrics.compare_to_baselines(
-                entry["retrieval"]["overall"], {b: configs[b]["retrieval"]["overall"] for b in baselines})
-        for amode in answer_modes:
-            entry["answers"][amode]["vs_best_baseline"] = metrics.compare_to_baselines(
-                entry["answers"][amode]["overall"], {b: configs[b]["answers"][amode]["overall"] for b in baselines})
-    report = {"schema_version": SCHEMA_VERSION, "run": {}, "baselines": baselines, "configs": configs,
-              "metric_definitions": "eval/README.md"}
-    return per_question, report
-
-
-def _types(rows: Iterable[dict[str, Any]]) -> list[str]:
-    return sorted({r["type"] for r in rows})
 
 
 # -- the CI gate ------------------------------------------------------------------------
@@ -1041,6 +610,7 @@ def run_cli(args: argparse.Namespace) -> int:
 
 
 __all__ = [
+    "NOT_JUDGED",
     "EvalConfig",
     "Judge",
     "Question",
