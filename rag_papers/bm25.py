@@ -29,10 +29,7 @@ def store_version(store: Any, *, fresh: bool = False) -> str | None:
 
 
 def _set_store_version(store: Any, version: str) -> None:
-    meta = dict(store.collection.metadata or {})
-    meta.pop("hnsw:space", None)
-    meta[VERSION_KEY] = version
-    store.collection.modify(metadata=meta)
+    store.update_metadata(**{VERSION_KEY: version})
 
 
 def mark_changed(store: Any) -> None:

@@ -89,6 +89,13 @@ class PaperStore:
         """Forget the cached collection handle, so its metadata is read again."""
         self._collection = None
 
+    def update_metadata(self, **values: Any) -> None:
+        """Merge values into the collection's metadata (model, chunking, BM25 version)."""
+        meta = dict(self.collection.metadata or {})
+        meta.pop("hnsw:space", None)  # fixed at creation; Chroma refuses to modify it
+        meta.update(values)
+        self.collection.modify(metadata=meta)
+
     def model_info(self) -> tuple[str | None, int | None]:
         meta = self.collection.metadata or {}
         return meta.get("embed_model"), meta.get("embed_dim")
@@ -97,10 +104,7 @@ class PaperStore:
         """Record the embedding model on first use; refuse a different one afterwards."""
         recorded, _ = self.model_info()
         if recorded is None:
-            meta = dict(self.collection.metadata or {})
-            meta.pop("hnsw:space", None)  # fixed at creation; Chroma refuses to modify it
-            meta.update({"embed_model": model_id, "embed_dim": dim})
-            self.collection.modify(metadata=meta)
+            self.update_metadata(embed_model=model_id, embed_dim=dim)
             return
         self.check_model(model_id, dim)
 
@@ -110,12 +114,9 @@ class PaperStore:
         Chunk ids and hashes do not depend on the chunk size, so without this check a new
         RAG_PAPERS_CHUNK_TOKENS would silently apply only to papers ingested from then on.
         """
-        meta = dict(self.collection.metadata or {})
-        recorded = meta.get("chunking")
+        recorded = (self.collection.metadata or {}).get("chunking")
         if recorded is None:
-            meta.pop("hnsw:space", None)
-            meta["chunking"] = spec
-            self.collection.modify(metadata=meta)
+            self.update_metadata(chunking=spec)
         elif recorded != spec:
             raise ConfigError(
                 f"the store at {self.location} was chunked as {recorded} (tokens/overlap) but the "
