@@ -16,7 +16,6 @@ import importlib.util
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from procs import free_port, stop_process
 
 MODEL_ALIAS = "smollm2-135m-instruct"
 N_CTX = 4096
@@ -72,12 +72,6 @@ def check_llama_cpp() -> None:
             f"llama-cpp-python[server] is not fully installed (missing: {', '.join(missing)}); "
             f"{INSTALL_HINT}"
         )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _get_json(url: str, timeout: float) -> object:
@@ -165,12 +159,7 @@ def llama_server(
         )
         ready = True
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop_process(process, timeout=15)
         if ready:  # a failed start keeps its log: the error message points to it
             shutil.rmtree(log_dir, ignore_errors=True)
 

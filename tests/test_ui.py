@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from gradio_client import Client
+from procs import free_port
 
 from rag_papers import cli, ui
 from rag_papers.answer import Pipeline
@@ -30,12 +30,6 @@ MRL_QUESTION = "What is Matryoshka Representation Learning?"
 LOOK_TITLE = "Rethinking Supervised Pre-training for Better Downstream Transferring"
 LOOK_QUESTION = "What is LOOK, the Leave-One-Out K-Nearest-Neighbor supervised pre-training method?"
 TRACEBACK_SIGNS = ("Traceback", 'File "', "line ", "Error:")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def launch(pipeline: Pipeline, **kwargs: Any) -> tuple[Any, str]:

@@ -11,12 +11,12 @@ Needs `apt-get install -y chromium` (Playwright's own browser download is not us
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from procs import free_port
 
 from rag_papers import ui
 from rag_papers.answer import Pipeline
@@ -36,12 +36,6 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 MRL_TITLE = "Matryoshka Representation Learning"
 TIMEOUT_MS = 120_000  # a loaded 2-core machine answers in seconds; the margin is for CI
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
