@@ -44,7 +44,7 @@ def raw_encode_seconds(texts: list[str], batch_size: int, device: str) -> tuple[
     """Wall and CPU time of the bare sentence-transformers model on the same texts and batch size."""
     from sentence_transformers import SentenceTransformer
 
-    from rag_papers.embed import local_model_dir
+    from rag_papers.providers.embed import local_model_dir
 
     model = SentenceTransformer(str(local_model_dir()), device=device)
     model.encode(["warm up"], batch_size=batch_size)
@@ -76,11 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     import sentence_transformers  # noqa: F401
     from llama_index.core.schema import MetadataMode
 
-    from rag_papers.embed import resolve_device
-    from rag_papers.ingest import chunk_papers, ingest
+    from rag_papers.index.ingest import chunk_papers, ingest
+    from rag_papers.index.stats import collection_stats
+    from rag_papers.providers.embed import resolve_device
+    from rag_papers.readers import read_paths, sample_corpus_dir
     from rag_papers.settings import Settings
-    from rag_papers.sources import read_paths, sample_corpus_dir
-    from rag_papers.stats import collection_stats
 
     home = Path(tempfile.mkdtemp(prefix="bench_ingest_"))
     settings = Settings(home=home, _env_file=None)
@@ -108,8 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     raw_cpu = (raw_before_cpu + raw_after_cpu) / 2
 
     # Where the pipeline's extra time goes, apart from the model: chunking and the BM25 index.
-    from rag_papers.bm25 import rebuild_bm25
-    from rag_papers.store import PaperStore
+    from rag_papers.index.bm25 import rebuild_bm25
+    from rag_papers.index.store import PaperStore
 
     start = time.perf_counter()
     rebuild_bm25(PaperStore(settings), settings)

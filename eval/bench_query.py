@@ -35,20 +35,28 @@ def percentile(values: list[float], q: float) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--home", type=Path, help="an existing index (default: ingest the sample into a temp dir)")
+    parser.add_argument(
+        "--home", type=Path, help="an existing index (default: ingest the sample into a temp dir)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "eval" / "results" / "bench_query.json")
     args = parser.parse_args()
 
     from rag_papers import Settings, ingest
-    from rag_papers.retrieve import Retriever
+    from rag_papers.qa.retrieve import Retriever
 
     home = args.home or Path(tempfile.mkdtemp(prefix="rag_bench_"))
     settings = Settings(home=home)
     if args.home is None:
         print(ingest(sample=True, settings=settings, progress=False).line())
-    questions = [json.loads(line)["question"] for line in QUESTIONS.read_text().splitlines() if line.strip()]
+    questions = [
+        json.loads(line)["question"] for line in QUESTIONS.read_text().splitlines() if line.strip()
+    ]
     retriever = Retriever(settings)
-    result: dict = {"questions": len(questions), "cpus": os.cpu_count(), "load_avg_before": os.getloadavg()}
+    result: dict = {
+        "questions": len(questions),
+        "cpus": os.cpu_count(),
+        "load_avg_before": os.getloadavg(),
+    }
     for method in ("hybrid", "dense", "bm25"):
         for q in questions:  # warm-up: model, BM25 index, Chroma caches
             retriever.retrieve(q, method=method)
@@ -58,16 +66,31 @@ def main() -> int:
                 t0 = time.perf_counter()
                 retriever.retrieve(q, method=method)
                 times.append((time.perf_counter() - t0) * 1000)
-        result[method] = {"p50_ms": round(statistics.median(times), 2), "p95_ms": round(percentile(times, 95), 2)}
-        print(f"{method:6s} retrieval p50 {result[method]['p50_ms']:7.2f} ms   p95 {result[method]['p95_ms']:7.2f} ms")
+        result[method] = {
+            "p50_ms": round(statistics.median(times), 2),
+            "p95_ms": round(percentile(times, 95), 2),
+        }
+        print(
+            f"{method:6s} retrieval p50 {result[method]['p50_ms']:7.2f} ms   p95 {result[method]['p95_ms']:7.2f} ms"
+        )
 
     env = {**os.environ, "RAG_PAPERS_HOME": str(home)}
     exe = Path(sys.executable).with_name("rag-papers")
     colds = []
     for _ in range(3):
         t0 = time.perf_counter()
-        subprocess.run([str(exe), "ask", "--mode", "extractive", "What is UL2's Mixture-of-Denoisers objective?"],
-                       env=env, check=True, capture_output=True)
+        subprocess.run(
+            [
+                str(exe),
+                "ask",
+                "--mode",
+                "extractive",
+                "What is UL2's Mixture-of-Denoisers objective?",
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         colds.append(time.perf_counter() - t0)
     result["cold_ask_s"] = [round(c, 2) for c in colds]
     result["cold_ask_median_s"] = round(statistics.median(colds), 2)

@@ -94,7 +94,7 @@ def load() -> float:
 def questions(n: int) -> list[str]:
     qs = [json.loads(line)["question"] for line in (ROOT / "eval" / "dev_questions.jsonl").open()]
     if len(qs) < n:
-        from rag_papers.sources import read_paths, sample_corpus_dir
+        from rag_papers.readers import read_paths, sample_corpus_dir
 
         titles = [p.title for p in read_paths([sample_corpus_dir()]).papers]
         qs += [f"What does {t} propose?" for t in titles[: n - len(qs)]]
@@ -105,8 +105,13 @@ def settings_for(home: Path, server: tuple[str, int] | None, batch: int = 64) ->
     from rag_papers.settings import Settings
 
     if server:
-        return Settings(home=home, chroma_host=server[0], chroma_port=server[1],
-                        collection="scale", embed_batch_size=batch)
+        return Settings(
+            home=home,
+            chroma_host=server[0],
+            chroma_port=server[1],
+            collection="scale",
+            embed_batch_size=batch,
+        )
     return Settings(home=home, collection="scale", embed_batch_size=batch)
 
 
@@ -137,13 +142,17 @@ def chroma_server(data: Path) -> Iterator[tuple[str, int, subprocess.Popen[bytes
     logf = (data.parent / f"{data.name}.log").open("w")
     proc = subprocess.Popen(
         [str(chroma), "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=logf, stderr=subprocess.STDOUT,
+        stdout=logf,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
+                if (
+                    httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code
+                    == 200
+                ):
                     break
             except httpx.TransportError:
                 pass
@@ -164,15 +173,17 @@ def chroma_server(data: Path) -> Iterator[tuple[str, int, subprocess.Popen[bytes
 # -- child-process steps --------------------------------------------------------------------
 
 
-def step_store(n: int, corpus_path: Path, home: Path, server: tuple[str, int] | None) -> dict[str, Any]:
+def step_store(
+    n: int, corpus_path: Path, home: Path, server: tuple[str, int] | None
+) -> dict[str, Any]:
     """Write n papers with precomputed vectors, build BM25; timings and sizes."""
     import numpy as np
 
-    from rag_papers.bm25 import mark_changed, rebuild_bm25
-    from rag_papers.embed import embed_model_id
-    from rag_papers.ingest import chunk_papers
-    from rag_papers.sources import read_jsonl
-    from rag_papers.store import PaperStore
+    from rag_papers.index.bm25 import mark_changed, rebuild_bm25
+    from rag_papers.index.ingest import chunk_papers
+    from rag_papers.index.store import PaperStore
+    from rag_papers.providers.embed import embed_model_id
+    from rag_papers.readers import read_jsonl
 
     settings = settings_for(home, server)
     t0 = time.perf_counter()
@@ -200,7 +211,7 @@ def step_store(n: int, corpus_path: Path, home: Path, server: tuple[str, int] | 
             (len(nodes), DIM), dtype=np.float32
         ) / np.sqrt(DIM)
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-        for node, vec in zip(nodes, vecs.tolist()):
+        for node, vec in zip(nodes, vecs.tolist(), strict=False):
             node.embedding = vec
         t = time.perf_counter()
         vector_store.add(nodes)
@@ -235,7 +246,7 @@ def step_query(home: Path, server: tuple[str, int] | None, n_queries: int) -> di
     import bm25s  # noqa: F401  (imports are start-up cost, not index loading)
     from llama_index.retrievers.bm25 import BM25Retriever  # noqa: F401
 
-    from rag_papers.retrieve import Retriever
+    from rag_papers.qa.retrieve import Retriever
 
     settings = settings_for(home, server)
     qs = questions(n_queries)
@@ -274,9 +285,9 @@ def step_query(home: Path, server: tuple[str, int] | None, n_queries: int) -> di
 
 def step_real(n: int, corpus_path: Path, home: Path, batch: int) -> dict[str, Any]:
     """The real ingest() (all-MiniLM-L6-v2 on CPU) of the first n papers at one batch size."""
-    from rag_papers.embed import make_embed_model
-    from rag_papers.ingest import ingest
-    from rag_papers.sources import read_jsonl
+    from rag_papers.index.ingest import ingest
+    from rag_papers.providers.embed import make_embed_model
+    from rag_papers.readers import read_jsonl
 
     settings = settings_for(home, None, batch)
     papers = read_jsonl(corpus_path).papers[:n]
@@ -339,7 +350,9 @@ def run_child(opts: argparse.Namespace) -> int:
     return 0
 
 
-def measure_size(work: Path, n: int, n_queries: int, server: tuple[str, int, Any] | None) -> dict[str, Any]:
+def measure_size(
+    work: Path, n: int, n_queries: int, server: tuple[str, int, Any] | None
+) -> dict[str, Any]:
     tag = "server" if server else "embedded"
     home = work / f"home_{tag}_{n}"
     shutil.rmtree(home, ignore_errors=True)
@@ -378,25 +391,61 @@ def plot(results: dict[str, Any], png: Path) -> None:
         if not rs:
             continue
         ns = [r["papers"] for r in rs]
-        for method, style in zip(METHODS, ("-", "--", ":")):
-            axes[0, 0].plot(ns, [r[f"{method}_p95_ms"] for r in rs], style, marker=marker,
-                            label=f"{method} p95 ({mode})")
-        axes[0, 1].plot(ns, [r["ingest_papers_per_s"] for r in rs], marker=marker,
-                        label=f"write, precomputed vectors ({mode})")
-        axes[1, 0].plot(ns, [r["peak_rss_mb_ingest"] for r in rs], "-", marker=marker,
-                        label=f"writer peak RSS ({mode})")
-        axes[1, 0].plot(ns, [r["peak_rss_mb_query"] for r in rs], "--", marker=marker,
-                        label=f"reader peak RSS ({mode})")
-        axes[1, 1].plot(ns, [r["bm25_build_s"] for r in rs], "-", marker=marker, label=f"BM25 build s ({mode})")
-        axes[1, 1].plot(ns, [r["bm25_load_s"] for r in rs], "--", marker=marker, label=f"BM25 load s ({mode})")
+        for method, style in zip(METHODS, ("-", "--", ":"), strict=False):
+            axes[0, 0].plot(
+                ns,
+                [r[f"{method}_p95_ms"] for r in rs],
+                style,
+                marker=marker,
+                label=f"{method} p95 ({mode})",
+            )
+        axes[0, 1].plot(
+            ns,
+            [r["ingest_papers_per_s"] for r in rs],
+            marker=marker,
+            label=f"write, precomputed vectors ({mode})",
+        )
+        axes[1, 0].plot(
+            ns,
+            [r["peak_rss_mb_ingest"] for r in rs],
+            "-",
+            marker=marker,
+            label=f"writer peak RSS ({mode})",
+        )
+        axes[1, 0].plot(
+            ns,
+            [r["peak_rss_mb_query"] for r in rs],
+            "--",
+            marker=marker,
+            label=f"reader peak RSS ({mode})",
+        )
+        axes[1, 1].plot(
+            ns, [r["bm25_build_s"] for r in rs], "-", marker=marker, label=f"BM25 build s ({mode})"
+        )
+        axes[1, 1].plot(
+            ns, [r["bm25_load_s"] for r in rs], "--", marker=marker, label=f"BM25 load s ({mode})"
+        )
         if mode == "embedded":
-            axes[1, 1].plot(ns, [r["store_mb"] for r in rs], ":", marker=marker, label="Chroma store MB")
+            axes[1, 1].plot(
+                ns, [r["store_mb"] for r in rs], ":", marker=marker, label="Chroma store MB"
+            )
     for real in results.get("real_model", []):
-        axes[0, 1].scatter([real["papers"]], [real["ingest_papers_per_s"]], marker="x",
-                           label=f"real model, batch {real['embed_batch_size']}")
-    axes[0, 0].axhline(TARGETS["hybrid_p95_ms_at_100k"], color="red", lw=0.8, label="hybrid p95 target")
-    titles = ["query latency p95 (ms)", "ingest throughput (papers/s)", "peak RSS (MB)", "BM25 s / store MB"]
-    for ax, title in zip(axes.flat, titles):
+        axes[0, 1].scatter(
+            [real["papers"]],
+            [real["ingest_papers_per_s"]],
+            marker="x",
+            label=f"real model, batch {real['embed_batch_size']}",
+        )
+    axes[0, 0].axhline(
+        TARGETS["hybrid_p95_ms_at_100k"], color="red", lw=0.8, label="hybrid p95 target"
+    )
+    titles = [
+        "query latency p95 (ms)",
+        "ingest throughput (papers/s)",
+        "peak RSS (MB)",
+        "BM25 s / store MB",
+    ]
+    for ax, title in zip(axes.flat, titles, strict=False):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("papers (N)")
@@ -419,15 +468,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, default=64, help=argparse.SUPPRESS)
     parser.add_argument("--sizes", default="1000,10000", help="corpus sizes for the store path")
-    parser.add_argument("--server-sizes", default="10000", help="sizes also run through `chroma run`")
-    parser.add_argument("--real-n", type=int, default=1000, help="papers for the real-model ingest (0: skip)")
-    parser.add_argument("--batch-sizes", default="16,64,256", help="embed_batch_size values to compare")
-    parser.add_argument("--batch-n", type=int, default=250, help="papers for the batch-size comparison")
+    parser.add_argument(
+        "--server-sizes", default="10000", help="sizes also run through `chroma run`"
+    )
+    parser.add_argument(
+        "--real-n", type=int, default=1000, help="papers for the real-model ingest (0: skip)"
+    )
+    parser.add_argument(
+        "--batch-sizes", default="16,64,256", help="embed_batch_size values to compare"
+    )
+    parser.add_argument(
+        "--batch-n", type=int, default=250, help="papers for the batch-size comparison"
+    )
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--work", default="/tmp/rag_papers_bench_scale", help="corpora and stores")
     parser.add_argument("--out", default=str(ROOT / "eval" / "results" / "bench_scale.json"))
     parser.add_argument("--append", action="store_true", help="keep rows already in --out")
-    parser.add_argument("--blas-threads", default="1", help="OPENBLAS_NUM_THREADS for steps ('' = leave)")
+    parser.add_argument(
+        "--blas-threads", default="1", help="OPENBLAS_NUM_THREADS for steps ('' = leave)"
+    )
     parser.add_argument("--plot-only", action="store_true", help="re-plot --out and exit")
     opts = parser.parse_args(argv)
     global BLAS_THREADS
@@ -445,8 +504,12 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"store_path": [], "real_model": [], "batch_size": []}
     if opts.append and out.exists():
         results.update(json.loads(out.read_text()))
-    results["machine"] = {"cpus": os.cpu_count(), "nice": os.nice(0), "python": sys.version.split()[0],
-                          "openblas_num_threads": BLAS_THREADS}
+    results["machine"] = {
+        "cpus": os.cpu_count(),
+        "nice": os.nice(0),
+        "python": sys.version.split()[0],
+        "openblas_num_threads": BLAS_THREADS,
+    }
     results["targets"] = TARGETS
     results["notes"] = (
         "store_path rows use precomputed clustered random vectors (no embedding model); "
@@ -463,7 +526,11 @@ def main(argv: list[str] | None = None) -> int:
         plot(results, out.with_suffix(".png"))
 
     def keep(section: str, row: dict[str, Any], keys: tuple[str, ...]) -> None:
-        results[section] = [r for r in results[section] if tuple(r.get(k) for k in keys) != tuple(row.get(k) for k in keys)]
+        results[section] = [
+            r
+            for r in results[section]
+            if tuple(r.get(k) for k in keys) != tuple(row.get(k) for k in keys)
+        ]
         results[section].append(row)
         log.info("%s: %s", section, json.dumps(row))
         save()
@@ -479,15 +546,29 @@ def main(argv: list[str] | None = None) -> int:
         home = work / f"home_real_{opts.real_n}"
         shutil.rmtree(home, ignore_errors=True)
         path = str(corpus(work, opts.real_n))
-        keep("real_model", child(["real", "--n", str(opts.real_n), "--corpus", path, "--home", str(home)]),
-             ("papers", "embed_batch_size"))
+        keep(
+            "real_model",
+            child(["real", "--n", str(opts.real_n), "--corpus", path, "--home", str(home)]),
+            ("papers", "embed_batch_size"),
+        )
     if opts.batch_n:
         path = str(corpus(work, max(opts.batch_n, 1000)))
         for batch in [int(b) for b in opts.batch_sizes.split(",") if b]:
             home = work / f"home_batch_{batch}"
             shutil.rmtree(home, ignore_errors=True)
-            row = child(["real", "--n", str(opts.batch_n), "--corpus", path, "--home", str(home),
-                         "--batch", str(batch)])
+            row = child(
+                [
+                    "real",
+                    "--n",
+                    str(opts.batch_n),
+                    "--corpus",
+                    path,
+                    "--home",
+                    str(home),
+                    "--batch",
+                    str(batch),
+                ]
+            )
             keep("batch_size", row, ("papers", "embed_batch_size"))
     save()
     print(json.dumps(results, indent=2))

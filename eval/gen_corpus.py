@@ -9,7 +9,7 @@ rather than uniform noise), authors come from a fixed name list, dates are sprea
 2019-2025. Records carry `"categories": ["synthetic", ...]` and an `id` of the form
 `synthetic-<seed>-<n>` (deliberately not arXiv-shaped, so no record points at a real paper).
 
-Titles are distinct after `normalize_title`, so `rag_papers.sources.read_jsonl` reads back
+Titles are distinct after `normalize_title`, so `rag_papers.readers.read_jsonl` reads back
 exactly N papers (paper ids are title hashes when there is no arXiv id). The output depends
 only on N and the seed, and record i does not depend on N (a 1k file is the head of the
 100k file with the same seed).
@@ -34,22 +34,64 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from rag_papers.sources import read_paths, sample_corpus_dir
+from rag_papers.readers import read_paths, sample_corpus_dir
 from rag_papers.types import normalize_title
 
 log = logging.getLogger(__name__)
 
 CATEGORIES = ["cs.CL", "cs.LG", "cs.CV", "cs.AI", "cs.IR", "stat.ML", "cs.RO", "eess.AS"]
-FIRST = ["Ana", "Wei", "Priya", "Lukas", "Sofia", "Kenji", "Amara", "Diego", "Ines", "Omar",
-         "Mei", "Jonas", "Fatima", "Tomás", "Yuki", "Elena", "Kwame", "Sara", "Ravi", "Noor"]
-LAST = ["Silva", "Chen", "Patel", "Müller", "Rossi", "Tanaka", "Okafor", "García", "Costa",
-        "Haddad", "Lin", "Berg", "Khan", "Novak", "Sato", "Ivanova", "Mensah", "Cohen", "Rao", "Ali"]
+FIRST = [
+    "Ana",
+    "Wei",
+    "Priya",
+    "Lukas",
+    "Sofia",
+    "Kenji",
+    "Amara",
+    "Diego",
+    "Ines",
+    "Omar",
+    "Mei",
+    "Jonas",
+    "Fatima",
+    "Tomás",
+    "Yuki",
+    "Elena",
+    "Kwame",
+    "Sara",
+    "Ravi",
+    "Noor",
+]
+LAST = [
+    "Silva",
+    "Chen",
+    "Patel",
+    "Müller",
+    "Rossi",
+    "Tanaka",
+    "Okafor",
+    "García",
+    "Costa",
+    "Haddad",
+    "Lin",
+    "Berg",
+    "Khan",
+    "Novak",
+    "Sato",
+    "Ivanova",
+    "Mensah",
+    "Cohen",
+    "Rao",
+    "Ali",
+]
 CONNECTORS = ["for", "via", "with", "in", "towards", "beyond", "through", "under"]
 START = dt.date(2019, 1, 1)
 DAYS = (dt.date(2025, 12, 31) - START).days
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
-_CONNECTOR_SPLIT = re.compile(r"\s+(?:for|via|with|in|towards|through|using|from)\s+", re.IGNORECASE)
+_CONNECTOR_SPLIT = re.compile(
+    r"\s+(?:for|via|with|in|towards|through|using|from)\s+", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)

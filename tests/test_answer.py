@@ -9,7 +9,8 @@ import pytest
 from fakes import ScriptedLLM
 
 from rag_papers import Answer, QuestionError, Settings
-from rag_papers.answer import (
+from rag_papers.qa.evidence import split_sentences
+from rag_papers.qa.pipeline import (
     CANNOT_ANSWER,
     Pipeline,
     aanswer,
@@ -18,8 +19,7 @@ from rag_papers.answer import (
     pack_sources,
     stream_answer,
 )
-from rag_papers.evidence import split_sentences
-from rag_papers.retrieve import Filters
+from rag_papers.qa.retrieve import Filters
 
 MRL = "Matryoshka Representation Learning"
 MRL_Q = "How does Matryoshka Representation Learning make one embedding adapt to different compute budgets?"
@@ -30,7 +30,9 @@ def markers(text: str) -> list[int]:
 
 
 # -- extractive (offline) mode ----------------------------------------------------------
-def test_extractive_answer_cites_the_paper_with_a_quote_from_its_abstract(small_pipeline: Pipeline) -> None:
+def test_extractive_answer_cites_the_paper_with_a_quote_from_its_abstract(
+    small_pipeline: Pipeline,
+) -> None:
     ans = small_pipeline.run(MRL_Q)
     assert ans.mode == "extractive" and not ans.abstained
     assert ans.citations, ans.text
@@ -52,15 +54,23 @@ def test_extractive_mode_is_deterministic(small_pipeline: Pipeline) -> None:
     assert [c.to_dict() for c in first.citations] == [c.to_dict() for c in second.citations]
 
 
-def test_extractive_abstains_on_a_name_the_collection_never_mentions(small_pipeline: Pipeline) -> None:
-    ans = small_pipeline.run("How does RWKV combine parallel training with constant-memory inference?")
+def test_extractive_abstains_on_a_name_the_collection_never_mentions(
+    small_pipeline: Pipeline,
+) -> None:
+    ans = small_pipeline.run(
+        "How does RWKV combine parallel training with constant-memory inference?"
+    )
     assert ans.abstained and ans.text == CANNOT_ANSWER and ans.citations == []
     assert ans.contexts, "retrieval still ran; the papers are shown as what was searched"
 
 
-def test_extractive_abstains_when_no_sentence_gives_the_number_asked_for(small_pipeline: Pipeline) -> None:
+def test_extractive_abstains_when_no_sentence_gives_the_number_asked_for(
+    small_pipeline: Pipeline,
+) -> None:
     # The MRL abstract is about sizes and speed-ups, but never says how many GPUs it used.
-    ans = small_pipeline.run("How many GPUs were used to train Matryoshka Representation Learning models?")
+    ans = small_pipeline.run(
+        "How many GPUs were used to train Matryoshka Representation Learning models?"
+    )
     assert ans.abstained
 
 
@@ -80,7 +90,9 @@ def test_async_twin_gives_the_same_answer(small_index) -> None:
 
 
 def test_year_filter_restricts_the_sources(small_pipeline: Pipeline) -> None:
-    ans = small_pipeline.run("representation learning", filters=Filters(year_from=2022, year_to=2022), k=5)
+    ans = small_pipeline.run(
+        "representation learning", filters=Filters(year_from=2022, year_to=2022), k=5
+    )
     assert ans.contexts
     assert all((c.published or "").startswith("2022") for c in ans.contexts)
 
@@ -111,7 +123,8 @@ def llm_pipeline(small_index, *replies: str) -> tuple[Pipeline, ScriptedLLM]:
 
 def test_llm_citations_are_mapped_and_unknown_numbers_dropped(small_index) -> None:
     pipe, llm = llm_pipeline(
-        small_index, "MRL encodes information at different granularities [1]. It also cures cancer [7]."
+        small_index,
+        "MRL encodes information at different granularities [1]. It also cures cancer [7].",
     )
     ans = pipe.run(MRL_Q, mode="openai")
     assert ans.mode == "openai" and ans.model == "scripted"

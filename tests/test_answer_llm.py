@@ -9,10 +9,10 @@ from fakes import ScriptedLLM
 from fault_server import FaultServer
 
 from rag_papers import Paper, Settings
-from rag_papers.answer import CANNOT_ANSWER, Pipeline, answer
 from rag_papers.errors import LLMError
-from rag_papers.ingest import ingest
-from rag_papers.templates import TEMPLATES, load, placeholders
+from rag_papers.index.ingest import ingest
+from rag_papers.qa.pipeline import CANNOT_ANSWER, Pipeline, answer
+from rag_papers.qa.templates import TEMPLATES, load, placeholders
 
 MRL_Q = "How does Matryoshka Representation Learning make one embedding adapt to different compute budgets?"
 
@@ -22,10 +22,16 @@ def test_every_template_uses_exactly_its_placeholders() -> None:
         assert placeholders(load(name)) == expected, name
 
 
-def test_answer_through_a_real_http_server_with_retries(small_index, fault_server: FaultServer) -> None:
+def test_answer_through_a_real_http_server_with_retries(
+    small_index, fault_server: FaultServer
+) -> None:
     fault_server.status(429, retry_after=0).ok("MRL adapts one embedding to many budgets [1].")
-    settings = Settings(home=small_index, openai_base_url=fault_server.base_url, llm_model="any/model:name",
-                        llm_max_wait=0.1)
+    settings = Settings(
+        home=small_index,
+        openai_base_url=fault_server.base_url,
+        llm_model="any/model:name",
+        llm_max_wait=0.1,
+    )
     ans = answer(MRL_Q, settings=settings)
     assert settings.resolved_mode() == "openai" and ans.mode == "openai"
     assert fault_server.attempts == 2
@@ -35,11 +41,17 @@ def test_answer_through_a_real_http_server_with_retries(small_index, fault_serve
     assert body["model"] == "any/model:name"
 
 
-def test_llm_failure_is_a_clear_error_naming_the_endpoint(small_index, fault_server: FaultServer) -> None:
+def test_llm_failure_is_a_clear_error_naming_the_endpoint(
+    small_index, fault_server: FaultServer
+) -> None:
     for _ in range(3):
         fault_server.status(500)
-    settings = Settings(home=small_index, openai_base_url=fault_server.base_url, llm_max_attempts=3,
-                        llm_max_wait=0.05)
+    settings = Settings(
+        home=small_index,
+        openai_base_url=fault_server.base_url,
+        llm_max_attempts=3,
+        llm_max_wait=0.05,
+    )
     with pytest.raises(LLMError, match=re.escape(fault_server.base_url)):
         answer(MRL_Q, settings=settings)
 
@@ -56,7 +68,10 @@ def hostile_home(tmp_path_factory):
                 "Our lattice code reduces widget size by 41% on the WidgetBench suite."
             ),
         ),
-        Paper(title="Classical Gadget Folding", abstract="We fold classical gadgets. Folding saves 12% space."),
+        Paper(
+            title="Classical Gadget Folding",
+            abstract="We fold classical gadgets. Folding saves 12% space.",
+        ),
     ]
     ingest(papers=papers, settings=Settings(home=home), progress=False)
     return home

@@ -10,7 +10,7 @@ import pytest
 from llm_server import MODEL_ALIAS, llama_base_url_fixture, llama_fixture  # noqa: F401
 
 from rag_papers import Answer, Settings
-from rag_papers.answer import answer, stream_answer
+from rag_papers.qa.pipeline import answer, stream_answer
 
 pytestmark = pytest.mark.llm
 
@@ -18,11 +18,19 @@ Q = "How does Matryoshka Representation Learning make one embedding adapt to dif
 
 
 def settings(home, base_url: str) -> Settings:
-    return Settings(home=home, openai_base_url=base_url, llm_model=MODEL_ALIAS, max_answer_tokens=96,
-                    context_tokens=1200, llm_timeout=120)
+    return Settings(
+        home=home,
+        openai_base_url=base_url,
+        llm_model=MODEL_ALIAS,
+        max_answer_tokens=96,
+        context_tokens=1200,
+        llm_timeout=120,
+    )
 
 
-def test_real_model_answer_has_text_and_only_known_citations(small_index, llama_base_url: str) -> None:
+def test_real_model_answer_has_text_and_only_known_citations(
+    small_index, llama_base_url: str
+) -> None:
     ans = answer(Q, settings=settings(small_index, llama_base_url), k=3)
     assert ans.mode == "openai" and ans.model
     assert ans.text.strip()

@@ -32,21 +32,28 @@ def test_unrelated_question_is_not_rewritten_and_reset_clears(small_pipeline) ->
     q = "Which papers study semantic leakage in text-to-image diffusion models?"
     assert chat.standalone(q) == q
     chat.reset()
-    assert chat.turns == [] and chat.standalone("what about its results?") == "what about its results?"
+    assert (
+        chat.turns == [] and chat.standalone("what about its results?") == "what about its results?"
+    )
 
 
 def test_llm_rewrites_follow_ups_with_the_condense_prompt(small_index) -> None:
-    llm = ScriptedLLM([
-        "MRL learns nested representations [1].",
-        "How well does Matryoshka Representation Learning do on ImageNet?",
-        "It matches baselines on ImageNet [1].",
-    ])
+    llm = ScriptedLLM(
+        [
+            "MRL learns nested representations [1].",
+            "How well does Matryoshka Representation Learning do on ImageNet?",
+            "It matches baselines on ImageNet [1].",
+        ]
+    )
     chat = Assistant(Settings(home=small_index), llm=llm)
     chat.ask("What is Matryoshka Representation Learning?")
     second = chat.ask("what speed-ups does it report?")
     condense = llm.history[1][0]["content"]
     assert "what speed-ups does it report?" in condense and "MRL learns nested" in condense
-    assert second.standalone_question == "How well does Matryoshka Representation Learning do on ImageNet?"
+    assert (
+        second.standalone_question
+        == "How well does Matryoshka Representation Learning do on ImageNet?"
+    )
     # The answer prompt carries the conversation so far.
     assert "Conversation so far" in llm.history[2][1]["content"]
     assert llm.pending == 0

@@ -17,17 +17,23 @@ from pathlib import Path
 import pytest
 from test_store_server import chroma_server  # noqa: F401  (module-scoped `chroma run` fixture)
 
-from rag_papers.sources import read_listing
+from rag_papers.readers import read_listing
 
 pytestmark = pytest.mark.server
 
-LISTING = Path(__file__).resolve().parents[1] / "rag_papers" / "data" / "sample" / "004_9055317b84f6e392.txt"
+LISTING = (
+    Path(__file__).resolve().parents[1]
+    / "rag_papers"
+    / "data"
+    / "sample"
+    / "004_9055317b84f6e392.txt"
+)
 COLLECTION = "concurrent_papers"
 
 WRITER = r"""
 import json, sys, time
 from pathlib import Path
-from rag_papers.ingest import ingest
+from rag_papers.index.ingest import ingest
 from rag_papers.settings import Settings
 
 COLLECTION, host, port, home, first, second, seeded, go = sys.argv[1:]
@@ -47,7 +53,7 @@ print(json.dumps({"start": start, "end": time.time(), "new": summary.new, "chunk
 READER = r"""
 import json, sys, time, traceback
 from pathlib import Path
-from rag_papers.retrieve import Retriever
+from rag_papers.qa.retrieve import Retriever
 from rag_papers.settings import Settings
 
 COLLECTION, host, port, home, seeded, go, done, questions, new_titles = sys.argv[1:]
@@ -93,7 +99,9 @@ print(json.dumps(result))
 
 
 def _jsonl(path: Path, papers: list) -> Path:
-    path.write_text("\n".join(json.dumps({"title": p.title, "abstract": p.abstract}) for p in papers))
+    path.write_text(
+        "\n".join(json.dumps({"title": p.title, "abstract": p.abstract}) for p in papers)
+    )
     return path
 
 
@@ -111,16 +119,41 @@ def test_reader_keeps_answering_while_a_writer_ingests_and_then_sees_new_papers(
     server = [COLLECTION, host, str(port)]
 
     writer = subprocess.Popen(
-        [sys.executable, "-c", WRITER, *server, str(tmp_path / "writer_home"), str(first), str(second),
-         str(seeded), str(go)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        [
+            sys.executable,
+            "-c",
+            WRITER,
+            *server,
+            str(tmp_path / "writer_home"),
+            str(first),
+            str(second),
+            str(seeded),
+            str(go),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     questions = [f"What does {p.title} propose?" for p in seed]
     new_titles = [p.title for p in added[:3]]
     reader = subprocess.Popen(
-        [sys.executable, "-c", READER, *server, str(tmp_path / "reader_home"), str(seeded), str(go),
-         str(done), json.dumps(questions), json.dumps(new_titles)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        [
+            sys.executable,
+            "-c",
+            READER,
+            *server,
+            str(tmp_path / "reader_home"),
+            str(seeded),
+            str(go),
+            str(done),
+            json.dumps(questions),
+            json.dumps(new_titles),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         w_out, w_err = writer.communicate(timeout=240)
@@ -139,14 +172,23 @@ def test_reader_keeps_answering_while_a_writer_ingests_and_then_sees_new_papers(
     assert wrote["new"] == len(added) and wrote["chunks"] >= len(added)
 
     assert seen["errors"] == [], seen["errors"][0]
-    print("long-lived reader BM25 for new titles:", seen["long_lived_bm25"], "queries:", len(seen["log"]))
+    print(
+        "long-lived reader BM25 for new titles:",
+        seen["long_lived_bm25"],
+        "queries:",
+        len(seen["log"]),
+    )
     during = [q for q in seen["log"] if wrote["start"] <= q["t"] <= wrote["end"]]
-    assert {q["method"] for q in during} == {"hybrid", "dense", "bm25"}, "reader did not overlap the writer"
+    assert {q["method"] for q in during} == {"hybrid", "dense", "bm25"}, (
+        "reader did not overlap the writer"
+    )
     assert all(q["titles"] for q in seen["log"])
 
-    for title, dense in zip(new_titles, seen["long_lived_dense"]):
+    for title, dense in zip(new_titles, seen["long_lived_dense"], strict=False):
         assert title in dense  # vectors live on the server: a running reader sees them at once
-    for title, bm25, hybrid in zip(new_titles, seen["fresh_bm25"], seen["fresh_hybrid"]):
+    for title, bm25, hybrid in zip(
+        new_titles, seen["fresh_bm25"], seen["fresh_hybrid"], strict=False
+    ):
         # the reader's own BM25 copy predates the write; the version in the collection's
         # metadata makes the next reader rebuild it rather than miss the new papers
         assert title in bm25 and title in hybrid

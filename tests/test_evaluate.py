@@ -12,35 +12,61 @@ from typing import Any
 import pytest
 from fakes import ScriptedLLM
 
-from rag_papers.cli import main
+from rag_papers.app.cli import main
 from rag_papers.errors import ConfigError, InputError
-from rag_papers.evaluate import NOT_JUDGED, Judge, check_floors, evaluate, parse_floor
-from rag_papers.llm import LLMReply
-from rag_papers.metrics import RETRIEVAL_KEYS, match_fact
-from rag_papers.retrieve import Retriever
+from rag_papers.evaluation.metrics import RETRIEVAL_KEYS, match_fact
+from rag_papers.evaluation.run import NOT_JUDGED, Judge, check_floors, evaluate, parse_floor
+from rag_papers.providers.llm import LLMReply
+from rag_papers.qa.retrieve import Retriever
 from rag_papers.settings import Settings
 
 QUESTIONS = [
-    {"id": "q1", "type": "lookup", "answerable": True,
-     "question": "How can one embedding adapt to the computational constraints of different downstream tasks "
-                 "with coarse-to-fine representations?",
-     "gold_titles": ["Matryoshka Representation Learning"],
-     "answer_facts": ["a single embedding adapts to the computational constraints of downstream tasks",
-                      "up to 14x smaller embedding size for ImageNet-1K classification"]},
-    {"id": "q2", "type": "numeric", "answerable": True,
-     "question": "By how much does replacing a leaked item's representation reduce semantic leakage in "
-                 "text-to-image models?",
-     "gold_titles": ["Follow the Flow: On Information Flow Across Textual Tokens in Text-to-Image Models"],
-     "answer_facts": ["reduces semantic leakage by 85%"]},
-    {"id": "q3", "type": "multi", "answerable": True,
-     "question": "Which papers study how language model pre-training should change: re-warming the learning "
-                 "rate for continual pre-training, and prepending metadata to pre-training data?",
-     "gold_titles": ["Continual Pre-Training of Large Language Models: How to (re)warm your model?",
-                     ("When Does Metadata Conditioning (NOT) Work for Language Model Pre-Training? "
-                      "A Study with Context-Free Grammars")],
-     "answer_facts": []},
-    {"id": "q4", "type": "unanswerable", "answerable": False,
-     "question": "What is the boiling point of liquid nitrogen at sea level?", "gold_titles": [], "answer_facts": []},
+    {
+        "id": "q1",
+        "type": "lookup",
+        "answerable": True,
+        "question": "How can one embedding adapt to the computational constraints of different downstream tasks "
+        "with coarse-to-fine representations?",
+        "gold_titles": ["Matryoshka Representation Learning"],
+        "answer_facts": [
+            "a single embedding adapts to the computational constraints of downstream tasks",
+            "up to 14x smaller embedding size for ImageNet-1K classification",
+        ],
+    },
+    {
+        "id": "q2",
+        "type": "numeric",
+        "answerable": True,
+        "question": "By how much does replacing a leaked item's representation reduce semantic leakage in "
+        "text-to-image models?",
+        "gold_titles": [
+            "Follow the Flow: On Information Flow Across Textual Tokens in Text-to-Image Models"
+        ],
+        "answer_facts": ["reduces semantic leakage by 85%"],
+    },
+    {
+        "id": "q3",
+        "type": "multi",
+        "answerable": True,
+        "question": "Which papers study how language model pre-training should change: re-warming the learning "
+        "rate for continual pre-training, and prepending metadata to pre-training data?",
+        "gold_titles": [
+            "Continual Pre-Training of Large Language Models: How to (re)warm your model?",
+            (
+                "When Does Metadata Conditioning (NOT) Work for Language Model Pre-Training? "
+                "A Study with Context-Free Grammars"
+            ),
+        ],
+        "answer_facts": [],
+    },
+    {
+        "id": "q4",
+        "type": "unanswerable",
+        "answerable": False,
+        "question": "What is the boiling point of liquid nitrogen at sea level?",
+        "gold_titles": [],
+        "answer_facts": [],
+    },
 ]
 
 
@@ -64,7 +90,9 @@ def _write_questions(path: Path, rows: list[dict[str, Any]]) -> Path:
 
 
 @pytest.fixture(scope="module")
-def first_run(small_index: Path, small_pipeline: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def first_run(
+    small_index: Path, small_pipeline: Any, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
     """One real run (retrieval and extractive answers, 3 configs) shared by the tests below."""
     folder = tmp_path_factory.mktemp("eval")
     with pytest.MonkeyPatch.context() as mp:  # module scope: clear the environment ourselves
@@ -77,10 +105,22 @@ def first_run(small_index: Path, small_pipeline: Any, tmp_path_factory: pytest.T
         inner = small_pipeline.retriever
         retriever = CountingRetriever(settings, store=inner.store, embed_model=inner.embed_model)
         CountingRetriever.calls = 0
-        report = evaluate(questions, mode="both", out_dir=folder / "out", settings=settings,
-                          retriever=retriever, progress=False)
-        return {"report": report, "questions": questions, "out": folder / "out", "settings": settings,
-                "retriever": retriever, "calls": CountingRetriever.calls}
+        report = evaluate(
+            questions,
+            mode="both",
+            out_dir=folder / "out",
+            settings=settings,
+            retriever=retriever,
+            progress=False,
+        )
+        return {
+            "report": report,
+            "questions": questions,
+            "out": folder / "out",
+            "settings": settings,
+            "retriever": retriever,
+            "calls": CountingRetriever.calls,
+        }
 
 
 def _copy_out(first_run: dict[str, Any], tmp_path: Path) -> Path:
@@ -104,7 +144,9 @@ def test_report_files_follow_the_documented_schema(first_run: dict[str, Any]) ->
 
     run = on_disk["run"]
     assert run["settings_hash"] == first_run["settings"].settings_hash()
-    assert run["questions_sha256"] == hashlib.sha256(first_run["questions"].read_bytes()).hexdigest()
+    assert (
+        run["questions_sha256"] == hashlib.sha256(first_run["questions"].read_bytes()).hexdigest()
+    )
     assert set(run["git"]) == {"revision", "dirty"}
     assert run["answer_modes"] == ["extractive"] and run["judge"] is None
 
@@ -119,12 +161,27 @@ def test_report_files_follow_the_documented_schema(first_run: dict[str, Any]) ->
 
     answers = hybrid["answers"]["extractive"]["overall"]
     assert answers["n"] == 4 and answers["n_unanswerable"] == 1
-    for key in ("answer_rate", "abstention_precision", "abstention_recall", "abstention_f1", "citation_validity",
-                "citation_precision", "citation_recall", "fact_coverage", "latency_p50_s", "latency_p95_s",
-                "tokens_prompt", "cost_usd"):
+    for key in (
+        "answer_rate",
+        "abstention_precision",
+        "abstention_recall",
+        "abstention_f1",
+        "citation_validity",
+        "citation_precision",
+        "citation_recall",
+        "fact_coverage",
+        "latency_p50_s",
+        "latency_p95_s",
+        "tokens_prompt",
+        "cost_usd",
+    ):
         assert key in answers
     assert answers["faithfulness"] is None and answers["citation_support"] is None
-    assert answers["not_measured"]["faithfulness"] == NOT_JUDGED == "not measured: no judge LLM configured"
+    assert (
+        answers["not_measured"]["faithfulness"]
+        == NOT_JUDGED
+        == "not measured: no judge LLM configured"
+    )
     assert answers["tokens_prompt"] == 0 and answers["cost_usd"] == 0.0  # extractive: no LLM call
 
     md = (out / "report.md").read_text()
@@ -132,7 +189,10 @@ def test_report_files_follow_the_documented_schema(first_run: dict[str, Any]) ->
 
 
 def test_per_question_records_hold_rankings_answers_and_metrics(first_run: dict[str, Any]) -> None:
-    rows = [json.loads(line) for line in (first_run["out"] / "per_question.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(line)
+        for line in (first_run["out"] / "per_question.jsonl").read_text().splitlines()
+    ]
     assert len(rows) == len(QUESTIONS) * 3
     q1 = next(r for r in rows if r["id"] == "q1" and r["config"] == "hybrid")
     gold_id = q1["gold"][0]["paper_id"]
@@ -151,24 +211,43 @@ def test_a_second_run_is_answered_from_the_cache(first_run: dict[str, Any], tmp_
     assert first_run["calls"] > 0
     out = _copy_out(first_run, tmp_path)
     CountingRetriever.calls = 0
-    again = evaluate(first_run["questions"], mode="both", out_dir=out, settings=first_run["settings"],
-                     retriever=first_run["retriever"], progress=False)
+    again = evaluate(
+        first_run["questions"],
+        mode="both",
+        out_dir=out,
+        settings=first_run["settings"],
+        retriever=first_run["retriever"],
+        progress=False,
+    )
     assert CountingRetriever.calls == 0
     assert again["run"]["cache"]["misses"] == 0 and again["run"]["cache"]["hits"] > 0
     for name, entry in again["configs"].items():
-        assert entry["retrieval"]["overall"] == first_run["report"]["configs"][name]["retrieval"]["overall"]
+        assert (
+            entry["retrieval"]["overall"]
+            == first_run["report"]["configs"][name]["retrieval"]["overall"]
+        )
 
 
 def test_a_gold_title_missing_from_the_index_is_named(small_index: Path, tmp_path: Path) -> None:
-    rows = [dict(QUESTIONS[0], gold_titles=["Matryoshka Representation Learnin"]),
-            dict(QUESTIONS[1], id="q9", gold_titles=["A Paper Nobody Wrote About Anything"])]
+    rows = [
+        dict(QUESTIONS[0], gold_titles=["Matryoshka Representation Learnin"]),
+        dict(QUESTIONS[1], id="q9", gold_titles=["A Paper Nobody Wrote About Anything"]),
+    ]
     questions = _write_questions(tmp_path / "q.jsonl", rows)
     with pytest.raises(InputError) as err:
-        evaluate(questions, mode="retrieval", out_dir=tmp_path / "out", settings=_settings(small_index),
-                 progress=False)
+        evaluate(
+            questions,
+            mode="retrieval",
+            out_dir=tmp_path / "out",
+            settings=_settings(small_index),
+            progress=False,
+        )
     text = str(err.value)
     assert "2 gold title(s)" in text
-    assert "q1: 'Matryoshka Representation Learnin' (closest indexed title: 'matryoshka representation learning')" in text
+    assert (
+        "q1: 'Matryoshka Representation Learnin' (closest indexed title: 'matryoshka representation learning')"
+        in text
+    )
     assert "q9: 'A Paper Nobody Wrote About Anything'" in text
     assert "rag-papers ingest" in text
 
@@ -180,9 +259,19 @@ def test_bad_question_files_and_configs_are_refused(small_index: Path, tmp_path:
         evaluate(dupes, out_dir=tmp_path / "o", settings=settings, progress=False)
     good = _write_questions(tmp_path / "q.jsonl", QUESTIONS[:1])
     with pytest.raises(ConfigError, match="unknown setting.*top_k"):
-        evaluate(good, configs=[{"name": "x", "settings": {"top_k": 3}}], out_dir=tmp_path / "o", settings=settings)
+        evaluate(
+            good,
+            configs=[{"name": "x", "settings": {"top_k": 3}}],
+            out_dir=tmp_path / "o",
+            settings=settings,
+        )
     with pytest.raises(ConfigError, match="bm25 used twice"):
-        evaluate(good, configs=[{"name": "bm25", "settings": {}}], out_dir=tmp_path / "o", settings=settings)
+        evaluate(
+            good,
+            configs=[{"name": "bm25", "settings": {}}],
+            out_dir=tmp_path / "o",
+            settings=settings,
+        )
 
 
 def test_gate_names_the_metric_its_value_and_the_floor(first_run: dict[str, Any]) -> None:
@@ -196,14 +285,28 @@ def test_gate_names_the_metric_its_value_and_the_floor(first_run: dict[str, Any]
         parse_floor("precision=0.5")
 
 
-def test_cli_eval_exits_non_zero_below_a_floor(first_run: dict[str, Any], small_index: Path, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
-    out = _copy_out(first_run, tmp_path)  # same settings through the environment: served from the cache
+def test_cli_eval_exits_non_zero_below_a_floor(
+    first_run: dict[str, Any],
+    small_index: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = _copy_out(
+        first_run, tmp_path
+    )  # same settings through the environment: served from the cache
     monkeypatch.setenv("RAG_PAPERS_K", "2")
     monkeypatch.setenv("RAG_PAPERS_MODE", "extractive")
-    args = ["--home", str(small_index), "eval", "--questions", str(first_run["questions"]), "--out", str(out),
-            "--no-progress"]
+    args = [
+        "--home",
+        str(small_index),
+        "eval",
+        "--questions",
+        str(first_run["questions"]),
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     assert main([*args, "--fail-under", "recall@10=0.1", "--fail-under", "mrr=0.1"]) == 0
     printed = capsys.readouterr()
     assert "hybrid" in printed.out and "recall@5" in printed.out
@@ -215,12 +318,21 @@ def test_cli_eval_exits_non_zero_below_a_floor(first_run: dict[str, Any], small_
     assert "--fail-under 'bogus=1'" in capsys.readouterr().err
 
 
-def test_extra_configuration_runs_beside_the_built_in_ones(first_run: dict[str, Any], tmp_path: Path) -> None:
+def test_extra_configuration_runs_beside_the_built_in_ones(
+    first_run: dict[str, Any], tmp_path: Path
+) -> None:
     out = _copy_out(first_run, tmp_path)
     config = tmp_path / "strict.json"
     config.write_text(json.dumps({"name": "strict", "settings": {"abstain_threshold": 0.99}}))
-    report = evaluate(first_run["questions"], mode="answer", configs=[config], out_dir=out,
-                      settings=first_run["settings"], retriever=first_run["retriever"], progress=False)
+    report = evaluate(
+        first_run["questions"],
+        mode="answer",
+        configs=[config],
+        out_dir=out,
+        settings=first_run["settings"],
+        retriever=first_run["retriever"],
+        progress=False,
+    )
     strict = report["configs"]["strict"]
     assert strict["overrides"] == {"abstain_threshold": 0.99} and not strict["baseline"]
     assert strict["retrieval"] is None
@@ -245,37 +357,60 @@ class RuleJudge:
         if prompt.startswith("Break the answer"):
             return LLMReply('{"statements": ["first claim", "second claim"]}')
         if "For each numbered statement" in prompt:
-            return LLMReply('Here: {"verdicts": [{"statement": 1, "supported": true}, '
-                            '{"statement": 2, "supported": false}]}')
+            return LLMReply(
+                'Here: {"verdicts": [{"statement": 1, "supported": true}, '
+                '{"statement": 2, "supported": false}]}'
+            )
         return LLMReply("Yes.")
 
 
-def test_a_judge_measures_faithfulness_and_citation_support(first_run: dict[str, Any], tmp_path: Path) -> None:
+def test_a_judge_measures_faithfulness_and_citation_support(
+    first_run: dict[str, Any], tmp_path: Path
+) -> None:
     out = _copy_out(first_run, tmp_path)
     judge = RuleJudge()
-    report = evaluate(first_run["questions"], mode="answer", out_dir=out, settings=first_run["settings"],
-                      retriever=first_run["retriever"], judge=judge, progress=False)
+    report = evaluate(
+        first_run["questions"],
+        mode="answer",
+        out_dir=out,
+        settings=first_run["settings"],
+        retriever=first_run["retriever"],
+        judge=judge,
+        progress=False,
+    )
     overall = report["configs"]["hybrid"]["answers"]["extractive"]["overall"]
     assert overall["faithfulness"] == 0.5
     assert overall["citation_support"] == 1.0
     assert "faithfulness" not in overall["not_measured"]
-    assert report["run"]["judge"]["model"] == "rule-judge" and report["run"]["judge"]["prompt_tokens"] > 0
+    assert (
+        report["run"]["judge"]["model"] == "rule-judge"
+        and report["run"]["judge"]["prompt_tokens"] > 0
+    )
     # The judge saw the abstracts the answer was given, and the answer without [n] markers.
     assert any("Matryoshka" in p for p in judge.prompts if "For each numbered statement" in p)
-    assert not any("[1]" in p.split("Answer:")[-1] for p in judge.prompts if p.startswith("Break the answer"))
+    assert not any(
+        "[1]" in p.split("Answer:")[-1] for p in judge.prompts if p.startswith("Break the answer")
+    )
 
 
 def test_judge_replies_it_cannot_read_are_not_scored() -> None:
     judge = Judge(ScriptedLLM(["no json here"]))
     assert judge.faithfulness("q?", "An answer [1].", ["context"]) == {
-        "faithfulness": None, "statements": [], "note": "judge gave no statements"}
-    verdicts = ('{"verdicts": [{"statement": 1, "supported": true}, '
-                '{"statement": 3, "supported": false}, {"statement": "x"}]}')
+        "faithfulness": None,
+        "statements": [],
+        "note": "judge gave no statements",
+    }
+    verdicts = (
+        '{"verdicts": [{"statement": 1, "supported": true}, '
+        '{"statement": 3, "supported": false}, {"statement": "x"}]}'
+    )
     judge = Judge(ScriptedLLM(['{"statements": ["a", "b", "c"]}', verdicts]))
     out = judge.faithfulness("q?", "A. B. C.", ["context"])
     assert out["faithfulness"] == 0.5  # statement 2 got no verdict: left out, not counted as either
     judge = Judge(ScriptedLLM(["yes", "Perhaps."]))
-    out = judge.citation_support("Claim one [1]. Claim two [2]. No citation here. Bad [9].", ["s1", "s2"])
+    out = judge.citation_support(
+        "Claim one [1]. Claim two [2]. No citation here. Bad [9].", ["s1", "s2"]
+    )
     assert [r["supported"] for r in out["cited_sentences"]] == [True, None]
     assert out["citation_support"] == 1.0
 
@@ -286,11 +421,22 @@ def test_fact_matcher_with_the_real_embedding_model(small_pipeline: Any) -> None
     def embed(texts: list[str]) -> list[list[float]]:
         return model.get_text_embedding_batch(texts)
 
-    answer = ("To address these issues, we propose SAILER, a new Structure-Aware pre-traIned language model "
-              "for LEgal case Retrieval [1].")
-    near = match_fact("SAILER: structure-aware pre-trained model for legal case retrieval with an asymmetric "
-                      "encoder-decoder, attending to key legal elements", answer, embed=embed)
-    assert near.matched and near.cosine is not None and near.term_overlap < 0.7  # matched by the embedding
-    far = match_fact("pre-trained vision language models provide a reward classifier for legal retrieval",
-                     answer, embed=embed)
+    answer = (
+        "To address these issues, we propose SAILER, a new Structure-Aware pre-traIned language model "
+        "for LEgal case Retrieval [1]."
+    )
+    near = match_fact(
+        "SAILER: structure-aware pre-trained model for legal case retrieval with an asymmetric "
+        "encoder-decoder, attending to key legal elements",
+        answer,
+        embed=embed,
+    )
+    assert (
+        near.matched and near.cosine is not None and near.term_overlap < 0.7
+    )  # matched by the embedding
+    far = match_fact(
+        "pre-trained vision language models provide a reward classifier for legal retrieval",
+        answer,
+        embed=embed,
+    )
     assert not far.matched and far.cosine is not None  # shares terms, but says something else

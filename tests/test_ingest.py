@@ -23,10 +23,10 @@ from typing import Any
 import pytest
 
 from rag_papers.errors import EmbeddingMismatchError, InputError
-from rag_papers.ingest import ingest
+from rag_papers.index.ingest import ingest
+from rag_papers.index.stats import collection_stats
+from rag_papers.readers import read_listing
 from rag_papers.settings import Settings
-from rag_papers.sources import read_listing
-from rag_papers.stats import collection_stats
 from rag_papers.types import Paper
 
 SAMPLE = Path(__file__).resolve().parents[1] / "rag_papers" / "data" / "sample"
@@ -66,7 +66,7 @@ def write_jsonl(path: Path, records: list[dict[str, Any] | str]) -> Path:
 
 def store_chunks(settings: Settings, *, embeddings: bool = False) -> dict[str, dict[str, Any]]:
     """chunk id -> {document, metadata[, embedding]} for everything in the collection."""
-    from rag_papers.store import PaperStore
+    from rag_papers.index.store import PaperStore
 
     store = PaperStore(settings)
     if not store.exists():
@@ -102,13 +102,13 @@ def assert_complete(settings: Settings) -> None:
 
 
 def retrieve_titles(settings: Settings, question: str, k: int = 3) -> list[str]:
-    from rag_papers.retrieve import Retriever
+    from rag_papers.qa.retrieve import Retriever
 
     return [p.title for p in Retriever(settings).retrieve(question, k=k)]
 
 
 def cosine(a: list[float], b: list[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b))
+    dot = sum(x * y for x, y in zip(a, b, strict=False))
     return dot / (math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b)))
 
 
@@ -144,12 +144,12 @@ def test_reingest_is_incremental_and_rebuild_starts_over(
     before = store_chunks(settings)
 
     # Unchanged input: nothing is embedded; the model is not even loaded.
-    import rag_papers.embed
+    import rag_papers.providers.embed
 
     def no_model(_settings: Settings) -> Any:
         raise AssertionError("an unchanged re-ingest must not load the embedding model")
 
-    monkeypatch.setattr(rag_papers.embed, "make_embed_model", no_model)
+    monkeypatch.setattr(rag_papers.providers.embed, "make_embed_model", no_model)
     again = ingest([src], settings=settings, progress=False)
     assert (again.new, again.updated, again.unchanged, again.chunks) == (0, 0, 3, 0)
     assert "0 new" in again.line() and "0 chunks embedded" in again.line()
@@ -193,7 +193,7 @@ def test_papers_given_twice_are_indexed_once(tmp_path: Path) -> None:
 
 
 def test_every_chunk_embeds_its_title_and_carries_metadata(tmp_path: Path) -> None:
-    from rag_papers.embed import make_embed_model
+    from rag_papers.providers.embed import make_embed_model
 
     # Small chunks so each abstract is split into several; all of them must carry the title.
     settings = Settings(home=tmp_path / "home", chunk_tokens=96, chunk_overlap=8)
@@ -216,7 +216,7 @@ def test_every_chunk_embeds_its_title_and_carries_metadata(tmp_path: Path) -> No
         [f"{chunks[c]['metadata']['title']}\n\n{chunks[c]['document']}" for c in ids]
     )
     without = model.get_text_embedding_batch([chunks[c]["document"] for c in ids])
-    for cid, wt, wo in zip(ids, with_title, without):
+    for cid, wt, wo in zip(ids, with_title, without, strict=False):
         stored = chunks[cid]["embedding"]
         assert cosine(stored, wt) > 0.999, cid  # the vector is of title + chunk text
         assert cosine(stored, wo) < 0.99, cid
@@ -244,7 +244,7 @@ def test_every_chunk_embeds_its_title_and_carries_metadata(tmp_path: Path) -> No
         if c["metadata"]["chunk_index"] == 0
     }
     for p, (published, year, n_authors, line) in zip(
-        listed, [("", 0, 5, 1), ("", 0, 8, 9), ("2023-08-30", 2023, 6, 17)]
+        listed, [("", 0, 5, 1), ("", 0, 8, 9), ("2023-08-30", 2023, 6, 17)], strict=False
     ):
         meta = firsts[p.title]
         assert (meta["published"], meta["year"], meta["n_authors"]) == (published, year, n_authors)
@@ -259,7 +259,7 @@ def test_every_chunk_embeds_its_title_and_carries_metadata(tmp_path: Path) -> No
 def test_failed_ingest_leaves_index_usable_and_rerun_completes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rag_papers.ingest import write_group_size
+    from rag_papers.index.ingest import write_group_size
 
     # 8 chunks per write; at 128 tokens papers 2, 3 and 4 have 4, 3 and 3 chunks, so the first
     # write holds papers 2, 3 and the first chunk of 4, and the crash cuts paper 4 in half.
@@ -281,7 +281,7 @@ def test_failed_ingest_leaves_index_usable_and_rerun_completes(
 
     # The index still answers: stats, and retrieval of a paper from before the crash, whose
     # old version is kept because the crash came before its turn.
-    from rag_papers.store import PaperStore
+    from rag_papers.index.store import PaperStore
 
     states = PaperStore(settings).paper_states()
     assert sorted(states) == [f"arxiv:2403.{10000 + i}" for i in range(5)]
@@ -394,8 +394,8 @@ def test_collection_name_chroma_refuses_is_a_config_error(tmp_path: Path) -> Non
 def test_store_built_with_another_model_refuses_and_says_how_to_rebuild(
     two_paper_home: Path, tmp_path: Path
 ) -> None:
-    from rag_papers.embed import local_model_dir
-    from rag_papers.retrieve import Retriever
+    from rag_papers.providers.embed import local_model_dir
+    from rag_papers.qa.retrieve import Retriever
 
     home = tmp_path / "home"
     shutil.copytree(two_paper_home, home)
@@ -472,7 +472,7 @@ socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo = connect, c
 OFFLINE_SCRIPT = """
 import sys
 from rag_papers import ingest, Settings
-from rag_papers.retrieve import Retriever
+from rag_papers.qa.retrieve import Retriever
 
 settings = Settings(home=sys.argv[1])
 summary = ingest([sys.argv[2]], settings=settings, progress=False)
@@ -565,7 +565,9 @@ class FakeEmbeddingsServer:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 server.requests.append(body)
-                server.headers.append({k.lower(): v for k, v in self.headers.items()})  # HTTP names are case-blind
+                server.headers.append(
+                    {k.lower(): v for k, v in self.headers.items()}
+                )  # HTTP names are case-blind
                 if self.path != "/v1/embeddings":
                     return self._send(404, {"error": {"message": f"no route {self.path}"}})
                 if len(server.requests) in server.failures:
@@ -631,7 +633,7 @@ def test_openai_backend_batches_retries_and_guards_the_store(
     embeddings_server: FakeEmbeddingsServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     from rag_papers.errors import LLMError
-    from rag_papers.retrieve import Retriever
+    from rag_papers.qa.retrieve import Retriever
 
     settings = Settings(
         home=tmp_path / "home",
@@ -707,7 +709,9 @@ def test_openai_ingest_shows_the_cost_first_and_can_be_declined(
     from rag_papers.errors import InputError
 
     settings = Settings(
-        home=tmp_path / "home", embed_backend="openai", openai_api_key="sk-test-not-a-real-key",
+        home=tmp_path / "home",
+        embed_backend="openai",
+        openai_api_key="sk-test-not-a-real-key",
         openai_base_url=embeddings_server.base_url,
     )
     src = write_jsonl(tmp_path / "papers.jsonl", [record(0), record(1)])
@@ -725,7 +729,7 @@ def test_openai_ingest_shows_the_cost_first_and_can_be_declined(
     summary = ingest([src], settings=settings, progress=False, confirm=lambda t, c: True)
     assert summary.new == 2 and embeddings_server.requests
     # the CLI refuses to ask on a non-interactive input unless told --yes
-    from rag_papers.cli import main
+    from rag_papers.app.cli import main
 
     env_args = ["--home", str(tmp_path / "home2"), "ingest", str(src)]
     monkeypatch.setenv("RAG_PAPERS_EMBED_BACKEND", "openai")
@@ -736,7 +740,7 @@ def test_openai_ingest_shows_the_cost_first_and_can_be_declined(
 
 def test_changing_the_chunk_size_asks_for_a_rebuild(tmp_path: Path) -> None:
     from rag_papers.errors import ConfigError
-    from rag_papers.retrieve import Retriever
+    from rag_papers.qa.retrieve import Retriever
 
     src = write_jsonl(tmp_path / "papers.jsonl", [record(0), record(1)])
     ingest([src], settings=Settings(home=tmp_path / "home"), progress=False)

@@ -17,7 +17,13 @@ from fakes import ScriptedLLM
 from fault_server import FaultServer, fault_server_fixture  # noqa: F401 - fixture
 
 from rag_papers.errors import ConfigError, LLMError
-from rag_papers.llm import ChatLLM, LLMReply, OpenAICompatLLM, make_llm, retry_after_seconds
+from rag_papers.providers.llm import (
+    ChatLLM,
+    LLMReply,
+    OpenAICompatLLM,
+    make_llm,
+    retry_after_seconds,
+)
 from rag_papers.settings import Settings
 
 MESSAGES = [

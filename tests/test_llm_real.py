@@ -17,7 +17,7 @@ from llm_server import (  # noqa: F401 - fixtures
     llama_fixture,
 )
 
-from rag_papers.llm import OpenAICompatLLM
+from rag_papers.providers.llm import OpenAICompatLLM
 
 pytestmark = pytest.mark.llm
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from rag_papers import metrics as m
+from rag_papers.evaluation import metrics as m
 
 
 # -- ranking ----------------------------------------------------------------------------
@@ -39,8 +39,18 @@ def test_ndcg_ideal_is_capped_at_k() -> None:
 
 def test_metrics_are_undefined_without_gold_papers_and_means_skip_them() -> None:
     row = m.retrieval_metrics(["a", "b"], [])
-    assert set(row) == {"hit@1", "hit@3", "hit@5", "hit@10", "recall@1", "recall@3", "recall@5", "recall@10",
-                        "mrr", "ndcg@10"}
+    assert set(row) == {
+        "hit@1",
+        "hit@3",
+        "hit@5",
+        "hit@10",
+        "recall@1",
+        "recall@3",
+        "recall@5",
+        "recall@10",
+        "mrr",
+        "ndcg@10",
+    }
     assert all(v is None for v in row.values())
     assert m.mean([1.0, None, 0.0]) == 0.5
     assert m.mean([None, None]) is None
@@ -80,11 +90,15 @@ def test_abstention_precision_recall_f1() -> None:
     answerable = [False, False, True, True]
     # one correct abstention (q1), one wrong abstention (q3), one missed (q2)
     assert m.abstention_prf(abstained, answerable) == {
-        "abstention_precision": 0.5, "abstention_recall": 0.5, "abstention_f1": 0.5,
+        "abstention_precision": 0.5,
+        "abstention_recall": 0.5,
+        "abstention_f1": 0.5,
     }
     assert m.abstention_prf([True, True], [False, False])["abstention_f1"] == 1.0
     assert m.abstention_prf([False, True], [False, True]) == {
-        "abstention_precision": 0.0, "abstention_recall": 0.0, "abstention_f1": 0.0,
+        "abstention_precision": 0.0,
+        "abstention_recall": 0.0,
+        "abstention_f1": 0.0,
     }
 
 
@@ -146,14 +160,20 @@ def test_fact_matcher_positive_cases(fact: str) -> None:
     ],
 )
 def test_fact_matcher_negative_cases(fact: str, why: str) -> None:
-    answer = ANSWER + " Image classification accuracy of the encoder improves with six alignment tasks."
+    answer = (
+        ANSWER + " Image classification accuracy of the encoder improves with six alignment tasks."
+    )
     assert not m.match_fact(fact, answer).matched, why
 
 
 def test_fact_matcher_ignores_digits_inside_names_and_citation_markers() -> None:
-    match = m.match_fact("14x smaller embeddings on ImageNet-1K", "Embeddings are 14x smaller on ImageNet [1].")
+    match = m.match_fact(
+        "14x smaller embeddings on ImageNet-1K", "Embeddings are 14x smaller on ImageNet [1]."
+    )
     assert match.missing_numbers == []
-    assert m.match_fact("the 1 trillion token corpus", "A corpus of tokens [1].").missing_numbers == ["1"]
+    assert m.match_fact(
+        "the 1 trillion token corpus", "A corpus of tokens [1]."
+    ).missing_numbers == ["1"]
 
 
 def test_fact_matcher_uses_embeddings_only_between_the_thresholds() -> None:
@@ -182,15 +202,33 @@ def test_fact_matcher_uses_embeddings_only_between_the_thresholds() -> None:
 
 # -- summaries --------------------------------------------------------------------------
 def _row(**kw: object) -> dict[str, object]:
-    base = {"type": "lookup", "answerable": True, "has_gold": True, "abstained": False, "error": None,
-            "citation_validity": 1.0, "citation_precision": 1.0, "citation_recall": 1.0, "fact_coverage": 0.5,
-            "latency_s": 1.0, "ttft_s": 0.1, "tokens_prompt": 100, "tokens_completion": 10, "cost_usd": 0.001,
-            "faithfulness": None, "citation_support": None}
+    base = {
+        "type": "lookup",
+        "answerable": True,
+        "has_gold": True,
+        "abstained": False,
+        "error": None,
+        "citation_validity": 1.0,
+        "citation_precision": 1.0,
+        "citation_recall": 1.0,
+        "fact_coverage": 0.5,
+        "latency_s": 1.0,
+        "ttft_s": 0.1,
+        "tokens_prompt": 100,
+        "tokens_completion": 10,
+        "cost_usd": 0.001,
+        "faithfulness": None,
+        "citation_support": None,
+    }
     return {**base, **kw}
 
 
 def test_answer_summary_reports_not_measured_instead_of_zero() -> None:
-    rows = [_row(), _row(abstained=True, fact_coverage=0.0, citation_validity=None), _row(error="boom")]
+    rows = [
+        _row(),
+        _row(abstained=True, fact_coverage=0.0, citation_validity=None),
+        _row(error="boom"),
+    ]
     out = m.summarize_answers(rows, not_judged="not measured: no judge LLM configured")
     assert out["n"] == 2 and out["n_errors"] == 1
     assert out["answer_rate"] == 0.5
@@ -204,9 +242,16 @@ def test_answer_summary_reports_not_measured_instead_of_zero() -> None:
 
 def test_compare_to_baselines_picks_the_best_baseline_per_metric() -> None:
     ours = {"n": 3, "recall@5": 0.9, "latency_p50_s": 0.05}
-    base = {"bm25": {"recall@5": 0.8, "latency_p50_s": 0.01}, "dense": {"recall@5": 0.85, "latency_p50_s": 0.02}}
+    base = {
+        "bm25": {"recall@5": 0.8, "latency_p50_s": 0.01},
+        "dense": {"recall@5": 0.85, "latency_p50_s": 0.02},
+    }
     cmp = m.compare_to_baselines(ours, base)
-    assert cmp["recall@5"] == {"baseline": "dense", "baseline_value": 0.85, "delta": pytest.approx(0.05)}
+    assert cmp["recall@5"] == {
+        "baseline": "dense",
+        "baseline_value": 0.85,
+        "delta": pytest.approx(0.05),
+    }
     assert cmp["latency_p50_s"]["baseline"] == "bm25"  # lower is better
     assert "n" not in cmp
 

@@ -6,9 +6,9 @@ import numpy as np
 from conftest import SMALL_LISTING
 
 from rag_papers import Settings
-from rag_papers.embed import local_model_dir, make_embed_model, make_query_model
-from rag_papers.minilm import MiniLMEmbedding
-from rag_papers.sources import read_listing
+from rag_papers.providers.embed import local_model_dir, make_embed_model, make_query_model
+from rag_papers.providers.minilm import MiniLMEmbedding
+from rag_papers.readers import read_listing
 
 
 def test_numpy_encoder_matches_sentence_transformers() -> None:

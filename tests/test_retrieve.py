@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag_papers import IndexNotFoundError, QuestionError, Settings
-from rag_papers.retrieve import Filters, Retriever, rrf
+from rag_papers.qa.retrieve import Filters, Retriever, rrf
 
 MRL = "Matryoshka Representation Learning"
 
@@ -18,7 +18,12 @@ def test_rrf_rewards_agreement_between_rankings() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("2023", (2023, 2023)), ("2021-2024", (2021, 2024)), ("2022-", (2022, None)), ("-2020", (None, 2020))],
+    [
+        ("2023", (2023, 2023)),
+        ("2021-2024", (2021, 2024)),
+        ("2022-", (2022, None)),
+        ("-2020", (None, 2020)),
+    ],
 )
 def test_year_ranges_parse(text, expected) -> None:
     f = Filters.parse_years(text)
@@ -42,8 +47,12 @@ def retriever(small_index) -> Retriever:
 
 
 @pytest.mark.parametrize("method", ["hybrid", "dense", "bm25"])
-def test_each_method_finds_the_paper_and_groups_chunks_by_paper(retriever: Retriever, method: str) -> None:
-    papers = retriever.retrieve("Matryoshka representations: one embedding, many granularities", k=5, method=method)
+def test_each_method_finds_the_paper_and_groups_chunks_by_paper(
+    retriever: Retriever, method: str
+) -> None:
+    papers = retriever.retrieve(
+        "Matryoshka representations: one embedding, many granularities", k=5, method=method
+    )
     assert papers[0].title == MRL or MRL in [p.title for p in papers[:2]]
     ids = [p.paper_id for p in papers]
     assert len(ids) == len(set(ids)) == 5
@@ -57,11 +66,16 @@ def test_hybrid_records_both_rankings(retriever: Retriever) -> None:
 
 
 def test_date_and_title_filters(retriever: Retriever) -> None:
-    dated = retriever.retrieve("learning", k=10, filters=Filters(date_from="2022-01-01", date_to="2022-12-31"))
+    dated = retriever.retrieve(
+        "learning", k=10, filters=Filters(date_from="2022-01-01", date_to="2022-12-31")
+    )
     assert dated and all("2022-01-01" <= p.published <= "2022-12-31" for p in dated)
     titled = retriever.retrieve("learning", k=10, filters=Filters(title_contains="matryoshka"))
     assert titled and all("matryoshka" in p.title.lower() for p in titled)
-    assert retriever.retrieve("learning", k=5, filters=Filters(title_contains="no such title zzz")) == []
+    assert (
+        retriever.retrieve("learning", k=5, filters=Filters(title_contains="no such title zzz"))
+        == []
+    )
 
 
 def test_unknown_method_is_a_clear_error(retriever: Retriever) -> None:
@@ -75,8 +89,8 @@ def test_empty_store_names_the_command_to_run(tmp_path) -> None:
 
 
 def test_bm25_index_is_reused_until_the_store_changes(small_home) -> None:
-    from rag_papers.bm25 import VERSION_KEY, load_bm25, mark_changed
-    from rag_papers.store import PaperStore
+    from rag_papers.index.bm25 import VERSION_KEY, load_bm25, mark_changed
+    from rag_papers.index.store import PaperStore
 
     settings = Settings(home=small_home)
     store = PaperStore(settings)
@@ -91,16 +105,24 @@ def test_bm25_index_is_reused_until_the_store_changes(small_home) -> None:
 
 
 def test_a_long_running_reader_picks_up_papers_a_writer_adds(tmp_path, monkeypatch) -> None:
-    import rag_papers.retrieve as retrieve_module
+    import rag_papers.qa.retrieve as retrieve_module
     from rag_papers import Paper, ingest
 
     settings = Settings(home=tmp_path)
-    ingest(papers=[Paper(title="Alpha widgets", abstract="We study alpha widgets. They are great.")],
-           settings=settings, progress=False)
+    ingest(
+        papers=[Paper(title="Alpha widgets", abstract="We study alpha widgets. They are great.")],
+        settings=settings,
+        progress=False,
+    )
     reader = Retriever(settings)
     assert [p.title for p in reader.retrieve("zebra gadgets stripes", method="bm25")] == []
     # Another process (here: another ingest call with its own store handle) adds a paper.
-    ingest(papers=[Paper(title="Zebra gadgets", abstract="Zebra gadgets fold into stripes.")],
-           settings=Settings(home=tmp_path), progress=False)
+    ingest(
+        papers=[Paper(title="Zebra gadgets", abstract="Zebra gadgets fold into stripes.")],
+        settings=Settings(home=tmp_path),
+        progress=False,
+    )
     monkeypatch.setattr(retrieve_module, "BM25_RECHECK_S", 0.0)
-    assert [p.title for p in reader.retrieve("zebra gadgets stripes", method="bm25")] == ["Zebra gadgets"]
+    assert [p.title for p in reader.retrieve("zebra gadgets stripes", method="bm25")] == [
+        "Zebra gadgets"
+    ]

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from rag_papers.sources import read_jsonl
+from rag_papers.readers import read_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -22,11 +22,12 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from rag_papers import arxiv, sources
+from rag_papers import readers as sources
 from rag_papers.errors import InputError
-from rag_papers.sources import (
+from rag_papers.providers import arxiv
+from rag_papers.providers.arxiv import fetch_arxiv
+from rag_papers.readers import (
     dedupe,
-    fetch_arxiv,
     read_arxiv_atom,
     read_csv,
     read_json,

@@ -14,10 +14,10 @@ import pytest
 from procs import free_port, stop_process
 
 from rag_papers.errors import ConfigError
-from rag_papers.ingest import ingest
+from rag_papers.index.ingest import ingest
+from rag_papers.index.stats import collection_stats
+from rag_papers.readers import read_listing
 from rag_papers.settings import Settings
-from rag_papers.sources import read_listing
-from rag_papers.stats import collection_stats
 
 pytestmark = pytest.mark.server
 
@@ -66,7 +66,7 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
 def test_ingest_retrieve_and_stats_through_a_chroma_server(
     chroma_server: tuple[str, int], tmp_path: Path
 ) -> None:
-    from rag_papers.retrieve import Retriever
+    from rag_papers.qa.retrieve import Retriever
 
     host, port = chroma_server
     settings = Settings(

@@ -18,10 +18,10 @@ import pytest
 from gradio_client import Client
 from procs import free_port
 
-from rag_papers import cli, ui
-from rag_papers.answer import Pipeline
+from rag_papers.app import cli, ui
 from rag_papers.errors import ConfigError
-from rag_papers.retrieve import Retriever
+from rag_papers.qa.pipeline import Pipeline
+from rag_papers.qa.retrieve import Retriever
 from rag_papers.settings import Settings
 from rag_papers.types import Paper
 
@@ -219,13 +219,13 @@ def test_llm_modes_are_shown_and_an_unreachable_llm_is_a_message(
         assert MRL_TITLE in refs
 
         fault_server.status(500)
-        with caplog.at_level(logging.ERROR, logger="rag_papers.ui"):
+        with caplog.at_level(logging.ERROR, logger="rag_papers.app.ui"):
             history, _ = ask(c, "And how is it trained?", mode="openai")
         reply = text_of(history[-1])
         assert "could not be reached" in reply and "extractive" in reply
         assert not any(sign in reply for sign in ("Traceback", 'File "'))
         # The log keeps the detail.
-        assert any(r.name == "rag_papers.ui" and r.exc_info for r in caplog.records)
+        assert any(r.name == "rag_papers.app.ui" and r.exc_info for r in caplog.records)
 
         history, _ = ask(c, MRL_QUESTION, mode="extractive")  # the way out the message suggests
         assert "extractive answer" in text_of(history[-1]) and cited(history[-1])
@@ -239,8 +239,8 @@ def test_empty_store_offers_to_index_the_sample(
 ) -> None:
     import importlib
 
-    # the module, not the function of the same name that `rag_papers.ingest` resolves to
-    ingest_module = importlib.import_module("rag_papers.ingest")
+    # the module, not the function of the same name that `rag_papers.index.ingest` resolves to
+    ingest_module = importlib.import_module("rag_papers.index.ingest")
 
     real_ingest = ingest_module.ingest
     calls: list[dict[str, Any]] = []
@@ -348,7 +348,7 @@ def test_no_share_flag_and_no_share_link(capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_chat_command_serves_the_page(tmp_path: Path) -> None:
-    """`python -m rag_papers.ui` (what `rag-papers chat` runs) starts the page on the port asked."""
+    """`python -m rag_papers.app.ui` (what `rag-papers chat` runs) starts the page on the port asked."""
     import os
     import subprocess
     import sys
@@ -364,7 +364,7 @@ def test_chat_command_serves_the_page(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "rag_papers.ui",
+            "rag_papers.app.ui",
             "--home",
             str(tmp_path / "home"),
             "--port",

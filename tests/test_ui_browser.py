@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from procs import free_port
 
-from rag_papers import ui
-from rag_papers.answer import Pipeline
+from rag_papers.app import ui
+from rag_papers.qa.pipeline import Pipeline
 
 pytestmark = pytest.mark.browser
 

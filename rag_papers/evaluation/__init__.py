@@ -1,0 +1,1 @@
+"""The evaluation harness: question sets, runs over configurations, metrics, judge, reports."""

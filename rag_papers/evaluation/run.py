@@ -1,0 +1,270 @@
+"""The evaluation harness: run a question set through several configurations, score, report.
+
+    rag-papers eval --questions eval/dev_questions.jsonl --mode both --out runs/dev
+    from rag_papers.evaluation.run import evaluate
+    report = evaluate("eval/dev_questions.jsonl", mode="both", out_dir="runs/dev")
+
+Built-in configurations run side by side on the same questions: `hybrid` (ours) and the
+baselines `bm25` and `dense` (plain top-k vector retrieval, what a LlamaIndex
+VectorStoreIndex does with its default query settings). Answers are produced in extractive
+mode always and by the LLM too when one is configured. Every raw result (ranking, answer,
+judge verdicts) is appended to a JSONL cache in the output folder as soon as it exists, so
+an interrupted run resumes; metrics are recomputed from the raw results on every run.
+Metric definitions: eval/README.md. Report files: rag_papers/report.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from rag_papers import _offline  # noqa: F401
+from rag_papers.errors import ConfigError
+from rag_papers.evaluation import metrics
+from rag_papers.evaluation.cache import CACHE_FILE, ResultCache, file_sha256
+from rag_papers.evaluation.config import (
+    DEFAULT_QUESTIONS,
+    GATE_CONFIG,
+    MODES,
+    EvalConfig,
+    Question,
+    default_configs,
+    load_config,
+    load_questions,
+)
+from rag_papers.evaluation.judge import Judge
+from rag_papers.evaluation.models import Runtime
+from rag_papers.evaluation.runner import Run, git_info, timed
+from rag_papers.evaluation.score import NOT_JUDGED, assemble
+from rag_papers.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+# -- the run ----------------------------------------------------------------------------
+def evaluate(
+    questions_path: str | Path | None = None,
+    *,
+    mode: str = "both",
+    configs: Sequence[EvalConfig | dict[str, Any] | str | Path] = (),
+    out_dir: str | Path,
+    settings: Settings | None = None,
+    retriever: Any = None,
+    llm: Any = None,
+    judge: Any = None,
+    use_judge: bool = True,
+    use_cache: bool = True,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Evaluate retrieval and/or answers of the built-in and extra configurations; write reports.
+
+    `configs` adds configurations to hybrid/bm25/dense ({"name", "settings"} dicts or JSON
+    files). `retriever` and `llm` replace the ones the settings would build (for the default
+    configurations); `judge` is the LLM that grades faithfulness and citation support
+    (default: the configured LLM when settings resolve to openai; none otherwise).
+    Returns the report (the content of report.json).
+    """
+    started = time.time()
+    settings = settings or Settings()
+    if mode not in MODES:
+        raise ConfigError(f"unknown eval mode {mode!r} — use one of: {', '.join(MODES)}")
+    qpath = Path(questions_path) if questions_path else DEFAULT_QUESTIONS
+    questions = load_questions(qpath)
+    cfgs = default_configs(settings) + [
+        c if isinstance(c, EvalConfig) else load_config(c, settings) for c in configs
+    ]
+    names = [c.name for c in cfgs]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(
+            f"configuration name(s) {', '.join(dupes)} used twice (hybrid, bm25 and dense are built in)"
+            " — give each --config a name of its own"
+        )
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    run = Run(
+        questions,
+        cfgs,
+        settings,
+        ResultCache(out / CACHE_FILE, enabled=use_cache),
+        Runtime(settings, retriever=retriever, llm=llm),
+        progress,
+    )
+
+    llm_configured = llm is not None or settings.resolved_mode() == "openai"
+    answer_modes = (
+        (["extractive"] + (["openai"] if llm_configured else [])) if mode != "retrieval" else []
+    )
+    judge_obj = None
+    if use_judge and mode != "retrieval":
+        if judge is not None:
+            judge_obj = Judge(judge)
+        elif settings.resolved_mode() == "openai":
+            from rag_papers.providers.llm import make_llm
+
+            judge_obj = Judge(llm if llm is not None else make_llm(settings))
+
+    if mode in ("retrieval", "both"):
+        with timed("retrieval"):
+            run.retrieve_all()
+    for amode in answer_modes:
+        with timed(f"answers ({amode})"):
+            run.answer_all(amode)
+        with timed(f"fact matching ({amode})"):
+            run.match_facts(amode)
+        if judge_obj is not None:
+            with timed(f"judge ({amode})"):
+                run.judge_all(amode, judge_obj)
+
+    from rag_papers.evaluation import report as report_mod
+
+    per_question, report = assemble(run, answer_modes, judge_obj, mode)
+    judge_info = None
+    if judge_obj is not None:
+        p_tok = sum(r.get("tokens", {}).get("prompt", 0) for r in run.judged.values())
+        c_tok = sum(r.get("tokens", {}).get("completion", 0) for r in run.judged.values())
+        judge_info = {
+            "model": judge_obj.model,
+            "prompt_tokens": p_tok,
+            "completion_tokens": c_tok,
+            "cost_usd": metrics.cost_usd(p_tok, c_tok, settings.prices.get(judge_obj.model)),
+        }
+    report["run"] = {
+        "git": git_info(),
+        "settings_hash": settings.settings_hash(),
+        "questions_path": str(qpath),
+        "questions_sha256": file_sha256(qpath),
+        "n_questions": len(questions),
+        "mode": mode,
+        "answer_modes": answer_modes,
+        "judge": judge_info,
+        "index": next(iter(run.indexes.values())) if len(run.indexes) == 1 else run.indexes,
+        "cache": {
+            "file": CACHE_FILE,
+            "enabled": use_cache,
+            "hits": run.cache.hits,
+            "misses": run.cache.misses,
+        },
+        "started_at": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
+        "duration_s": round(time.time() - started, 3),
+        "python": sys.version.split()[0],
+    }
+    report["files"] = report_mod.write_all(report, per_question, out)
+    return report
+
+
+# -- the CI gate ------------------------------------------------------------------------
+def parse_floor(text: str) -> tuple[str, float]:
+    """'recall@5=0.95' -> ('recall@5', 0.95), checked against the retrieval metric names."""
+    name, sep, value = text.partition("=")
+    name = name.strip().lower()
+    known = (*metrics.RETRIEVAL_KEYS, "latency_p50_s", "latency_p95_s")
+    if not sep or name not in known:
+        raise ConfigError(
+            f"--fail-under {text!r}: use METRIC=VALUE with METRIC one of {', '.join(known)}"
+        )
+    try:
+        return name, float(value)
+    except ValueError:
+        raise ConfigError(f"--fail-under {text!r}: {value!r} is not a number") from None
+
+
+def check_floors(
+    report: dict[str, Any], floors: Sequence[tuple[str, float]], config: str = GATE_CONFIG
+) -> list[str]:
+    """Failures of the gate: the named config's overall retrieval metrics below their floors."""
+    entry = report["configs"].get(config) or {}
+    overall = (entry.get("retrieval") or {}).get("overall")
+    if overall is None:
+        return [f"{config}: no retrieval metrics to check (run with --mode retrieval or both)"]
+    failures = []
+    for name, floor in floors:
+        value = overall.get(name)
+        if value is None:
+            failures.append(f"{config} {name} was not measured (floor {floor})")
+        elif value < floor:
+            failures.append(f"{config} {name} = {value:.4f} is below the floor {floor}")
+    return failures
+
+
+# -- command line -----------------------------------------------------------------------
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--questions",
+        type=Path,
+        default=None,
+        help="question file (.jsonl, the format of eval/dev_questions.jsonl; that file by default)",
+    )
+    parser.add_argument(
+        "--mode", choices=MODES, default="both", help="what to evaluate (default: both)"
+    )
+    parser.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE.json",
+        help='extra configuration {"name": ..., "settings": {...}}; repeat for more',
+    )
+    parser.add_argument(
+        "--out", type=Path, required=True, help="output folder (reports, plots, cache)"
+    )
+    parser.add_argument(
+        "--fail-under",
+        action="append",
+        default=[],
+        metavar="METRIC=VALUE",
+        help="exit 1 when hybrid's overall retrieval METRIC is below VALUE, e.g. recall@5=0.95",
+    )
+    parser.add_argument(
+        "--no-judge", action="store_true", help="skip the LLM judge even when an LLM is configured"
+    )
+    parser.add_argument(
+        "--no-cache", action="store_true", help="ignore and do not write the result cache"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    floors = [parse_floor(f) for f in args.fail_under]  # checked before the run, not after it
+    if floors and args.mode == "answer":
+        raise ConfigError("--fail-under checks retrieval metrics — use --mode retrieval or both")
+    settings = Settings(home=Path(args.home)) if getattr(args, "home", None) else Settings()
+    report = evaluate(
+        args.questions,
+        mode=args.mode,
+        configs=args.config,
+        out_dir=args.out,
+        settings=settings,
+        use_judge=not args.no_judge,
+        use_cache=not args.no_cache,
+        progress=not args.no_progress,
+    )
+    from rag_papers.evaluation.report import summary_lines
+
+    print("\n".join(summary_lines(report)))
+    print(f"\nreport: {Path(args.out) / report['files']['report_md']}")
+    failures = check_floors(report, floors)
+    for failure in failures:
+        print(f"FAIL: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+__all__ = [
+    "NOT_JUDGED",
+    "EvalConfig",
+    "Judge",
+    "Question",
+    "check_floors",
+    "default_configs",
+    "evaluate",
+    "load_config",
+    "load_questions",
+    "parse_floor",
+]

@@ -1,0 +1,1 @@
+"""Providers: embedding models, chat LLMs and the arXiv API, each behind a small interface."""

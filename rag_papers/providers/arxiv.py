@@ -1,0 +1,172 @@
+"""The live arXiv API: polite, retried paged queries -> papers (opt-in; tests use a local server)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import logging
+import re
+import time
+from typing import Any
+
+import httpx
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from rag_papers.errors import InputError
+from rag_papers.readers.atom import atom_entries
+from rag_papers.readers.base import RawEntries, ReadResult
+from rag_papers.readers.dedupe import finish
+
+logger = logging.getLogger(__name__)
+
+ARXIV_API = "https://export.arxiv.org/api/query"
+USER_AGENT = "rag-papers/0.1 (research-paper question answering; polite arXiv API client)"
+
+# -- live arXiv API -------------------------------------------------------------------------
+
+
+class _Retryable(Exception):
+    """A response worth asking again for (429, 5xx); carries the server's Retry-After."""
+
+    def __init__(self, status: int, retry_after: float | None) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.retry_after = retry_after
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return max(0.0, (when - dt.datetime.now(dt.timezone.utc)).total_seconds())
+
+
+def _get_page(
+    client: httpx.Client,
+    url: str,
+    params: dict[str, Any],
+    *,
+    delay: float,
+    max_attempts: int,
+    max_wait: float,
+) -> str:
+    """One API page, retried on 429/5xx/connection errors; waits as long as the server asks."""
+
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        asked = getattr(exc, "retry_after", None)
+        if asked is not None:
+            return max(asked, delay)
+        return min(max_wait, delay * 2 ** (state.attempt_number - 1))
+
+    def log_retry(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        sleep = state.next_action.sleep if state.next_action else 0
+        logger.warning(
+            "arXiv API: %s; retrying in %.1fs (attempt %d of %d)",
+            exc,
+            sleep,
+            state.attempt_number + 1,
+            max_attempts,
+        )
+
+    retrying = Retrying(
+        stop=stop_after_attempt(max_attempts),
+        wait=wait,
+        retry=retry_if_exception(lambda e: isinstance(e, (_Retryable, httpx.TransportError))),
+        before_sleep=log_retry,
+        reraise=True,
+    )
+    try:
+        for attempt in retrying:
+            with attempt:
+                response = client.get(url, params=params)
+                if response.status_code == 429 or response.status_code >= 500:
+                    asked = _retry_after(response.headers.get("Retry-After"))
+                    if asked is not None and asked > max_wait:
+                        raise InputError(
+                            f"arXiv API asked to wait {asked:.0f}s (HTTP {response.status_code}, "
+                            f"Retry-After) — try again later, or raise max_wait above {asked:.0f}"
+                        )
+                    raise _Retryable(response.status_code, asked)
+                if response.status_code >= 400:
+                    if "<feed" in response.text:
+                        atom_entries(
+                            response.text, str(response.url)
+                        )  # raises with arXiv's message
+                    raise InputError(
+                        f"arXiv API refused the request: HTTP {response.status_code} "
+                        f"for {response.url} — check the query and base_url"
+                    )
+                return response.text
+    except (_Retryable, httpx.TransportError) as exc:
+        raise InputError(
+            f"arXiv API at {url} failed after {max_attempts} attempts ({type(exc).__name__}: {exc})"
+            " — check the network or try later; read a saved response with read_arxiv_atom()"
+        ) from exc
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def fetch_arxiv(
+    query: str,
+    *,
+    max_results: int = 50,
+    base_url: str = ARXIV_API,
+    timeout: float = 30.0,
+    delay: float = 3.0,
+    page_size: int = 100,
+    max_attempts: int = 4,
+    max_wait: float = 120.0,
+) -> ReadResult:
+    """Search the live arXiv API (optional; everything else in rag_papers works offline).
+
+    Polite by design, as arXiv's terms ask: one request at a time, `delay` seconds between
+    pages and as the least back-off, an identifying User-Agent, retries on 429/5xx/connection
+    errors that honour Retry-After. `query` is arXiv's search_query syntax ("all:rag",
+    "ti:transformer AND cat:cs.CL").
+    """
+
+    if not query.strip():
+        raise InputError("empty arXiv query — pass e.g. 'all:retrieval augmented generation'")
+    if max_results < 1 or page_size < 1:
+        raise InputError("max_results and page_size must be at least 1")
+    raws: list[RawEntries] = []
+    got = 0
+    start = 0
+    with httpx.Client(
+        timeout=timeout, headers={"User-Agent": USER_AGENT}, follow_redirects=True
+    ) as client:
+        while got < max_results:
+            if start:
+                time.sleep(delay)
+            size = min(page_size, max_results - got)
+            params = {"search_query": query, "start": start, "max_results": size}
+            text = _get_page(
+                client, base_url, params, delay=delay, max_attempts=max_attempts, max_wait=max_wait
+            )
+            raw, total = atom_entries(text, f"{base_url}?start={start}")
+            raws.append(raw)
+            page_entries = len(raw.papers) + raw.skipped
+            if page_entries < size:
+                if total is not None and start + page_entries < total:
+                    raw.warnings.append(
+                        f"{base_url}?start={start}:1: arXiv returned {page_entries} of {size} "
+                        f"entries though {total} match — fewer results than asked; try later"
+                    )
+                break
+            got += page_entries
+            start += size
+            if total is not None and start >= total:
+                break
+    result = finish(raws)
+    logger.info("fetched %d papers from arXiv for %r", len(result.papers), query)
+    return result

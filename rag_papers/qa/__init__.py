@@ -1,0 +1,1 @@
+"""Answering: question checks, retrieval, evidence, composition, citations, prompts, chat."""

@@ -1,0 +1,362 @@
+"""Sentences and support: which sentence of an abstract backs a claim, and how strongly.
+
+Support mixes two signals, each in [0, 1]: the cosine similarity of sentence embeddings
+(the same model as retrieval) and the IDF-weighted share of the claim's content terms that
+the sentence contains. Rare terms (model names, datasets, numbers) weigh most, so a
+sentence that names the thing asked about beats one that is merely on topic.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+_ABBREV = r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bet al\.)(?<!\bvs\.)(?<!\bFig\.)(?<!\bEq\.)(?<!\bcf\.)(?<!\bapprox\.)"
+_SPLIT = re.compile(_ABBREV + r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s' default token pattern
+
+# Words that carry no topic in a question about papers.
+_QUESTION_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "if",
+        "then",
+        "else",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "from",
+        "by",
+        "with",
+        "without",
+        "into",
+        "onto",
+        "over",
+        "under",
+        "about",
+        "above",
+        "below",
+        "between",
+        "through",
+        "during",
+        "before",
+        "after",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "am",
+        "do",
+        "does",
+        "did",
+        "doing",
+        "have",
+        "has",
+        "had",
+        "having",
+        "can",
+        "could",
+        "may",
+        "might",
+        "must",
+        "shall",
+        "should",
+        "will",
+        "would",
+        "this",
+        "that",
+        "these",
+        "those",
+        "it",
+        "its",
+        "they",
+        "them",
+        "their",
+        "there",
+        "here",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "whether",
+        "than",
+        "as",
+        "so",
+        "such",
+        "not",
+        "no",
+        "nor",
+        "only",
+        "own",
+        "same",
+        "too",
+        "very",
+        "just",
+        "also",
+        "both",
+        "each",
+        "few",
+        "more",
+        "most",
+        "other",
+        "some",
+        "any",
+        "all",
+        "i",
+        "we",
+        "you",
+        "he",
+        "she",
+        "our",
+        "your",
+        "his",
+        "her",
+        "me",
+        "us",
+        "my",
+        "mine",
+        "yours",
+        "one",
+        "two",
+        "using",
+        "use",
+        "used",
+        "uses",
+        "via",
+        "per",
+        "vs",
+        "versus",
+        "e.g",
+        "i.e",
+        "etc",
+        "paper",
+        "papers",
+        "work",
+        "works",
+        "study",
+        "studies",
+        "approach",
+        "approaches",
+        "method",
+        "methods",
+        "propose",
+        "proposed",
+        "proposes",
+        "present",
+        "presents",
+        "introduce",
+        "introduces",
+        "introduced",
+        "show",
+        "shows",
+        "shown",
+        "report",
+        "reports",
+        "reported",
+        "collection",
+        "describe",
+        "describes",
+        "described",
+        "does",
+        "do",
+        "achieve",
+        "achieves",
+        "achieved",
+        "perform",
+        "performs",
+        "performance",
+        "model",
+        "models",
+        "result",
+        "results",
+        "new",
+        "based",
+    ]
+)
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    """Our question words plus bm25s' English list, so a term the index drops is dropped here
+    too (loaded on first use: bm25s pulls in scipy)."""
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return _QUESTION_WORDS | frozenset(STOPWORDS_EN)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split an abstract into sentences; abbreviations like e.g. and et al. do not end one."""
+    text = " ".join(text.split())
+    if not text:
+        return []
+    return [s.strip() for s in _SPLIT.split(text) if s.strip()]
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import Stemmer  # PyStemmer: the stemmer the BM25 index uses, so terms match its vocabulary
+
+    return Stemmer.Stemmer("english")
+
+
+def content_terms(text: str) -> list[str]:
+    """Stemmed content words in order, without duplicates, tokenized as the BM25 index does."""
+    stop = stopwords()
+    words = [w for w in _TOKEN.findall(text.lower()) if w not in stop]
+    return list(dict.fromkeys(_stemmer().stemWords(words)))
+
+
+_WORD = re.compile(r"[A-Za-z0-9][\w]*(?:-[\w]+)*")
+# "how many X", "what X rate": the question wants a number about X.
+_QUANTITY = re.compile(
+    r"\bhow many((?:\s+[\w-]+){1,4})"
+    r"|\bwhat\s+((?:[\w-]+\s+){0,2}(?:rate|accuracy|percentage|score|speed-?up|size|number)s?)\b",
+    re.IGNORECASE,
+)
+
+
+@lru_cache(maxsize=1)
+def _common_words() -> frozenset[str]:
+    """Whole words of the bundled model's WordPiece vocabulary: a list of common English words."""
+    from rag_papers.errors import ConfigError
+    from rag_papers.providers.embed import local_model_dir
+
+    try:
+        lines = (local_model_dir() / "vocab.txt").read_text(encoding="utf-8").split()
+    except (ConfigError, OSError):  # no local model: fall back to the case and digit tests alone
+        return frozenset()
+    return frozenset(w for w in lines if w.isalpha())
+
+
+def specific_terms(question: str) -> list[tuple[str, str]]:
+    """The question's names of specific things, as (word, stemmed term) pairs.
+
+    A word counts when it looks like a name (two or more capitals, as in RWKV or NatureLM,
+    or a digit, as in GPT-4) or is a long word the model's general vocabulary lacks
+    (jailbreak). If the collection never contains such a term it cannot answer the question.
+    """
+    common = _common_words()
+    out: dict[str, str] = {}
+    for word in _WORD.findall(question):
+        for part in word.split("-"):
+            low = part.lower()
+            if len(low) < 2 or low in stopwords():
+                continue
+            named = sum(ch.isupper() for ch in part) >= 2 or any(ch.isdigit() for ch in part)
+            rare = bool(common) and low.isalpha() and len(low) >= 6 and low not in common
+            if named or rare:
+                terms = content_terms(low)
+                if terms:
+                    out.setdefault(part, terms[0])
+    return list(out.items())
+
+
+def quantity_terms(question: str) -> list[str]:
+    """For a question that asks for a number ("how many training tokens", "what word error
+    rate"), the stemmed noun naming each quantity; empty for other questions."""
+    heads: list[str] = []
+    for m in _QUANTITY.finditer(question):
+        phrase = m.group(1) or m.group(2) or ""
+        words: list[str] = []
+        for word in phrase.split():  # the noun phrase ends at the first stop word ("were", "does")
+            if word.lower() in stopwords() and words:
+                break
+            words.append(word)
+        terms = content_terms(" ".join(words))
+        if terms:
+            heads.append(terms[-1])
+    return list(dict.fromkeys(heads))
+
+
+def named_terms(question: str) -> list[str]:
+    """Stemmed terms of names in the question (two capitals or a digit: RWKV, GPT-4, NatureLM)."""
+    return [
+        term
+        for word, term in specific_terms(question)
+        if sum(ch.isupper() for ch in word) >= 2 or any(ch.isdigit() for ch in word)
+    ]
+
+
+def states_number(sentence: str, question: str) -> bool:
+    """Does the sentence give a number of its own (not one of the question's names, like 2.0)?"""
+    asked = {w.lower() for w in _WORD.findall(question)}
+    return any(ch.isdigit() for w in _WORD.findall(sentence) if w.lower() not in asked for ch in w)
+
+
+IdfFn = Callable[[str], float]
+
+
+def coverage(query_terms: Sequence[str], text_terms: set[str], idf: IdfFn) -> float:
+    """IDF-weighted share of the query's terms that appear in the text (0..1)."""
+    total = sum(idf(t) for t in query_terms)
+    if total <= 0:
+        return 0.0
+    return sum(idf(t) for t in query_terms if t in text_terms) / total
+
+
+def cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=False))
+    na = math.sqrt(sum(x * x for x in a))
+    nb = math.sqrt(sum(y * y for y in b))
+    return dot / (na * nb) if na and nb else 0.0
+
+
+@dataclass
+class Support:
+    """How well one sentence supports one claim."""
+
+    sentence: str
+    index: int
+    cosine: float
+    coverage: float
+
+    @property
+    def score(self) -> float:
+        return 0.5 * max(self.cosine, 0.0) + 0.5 * self.coverage
+
+
+def rank_support(
+    claim_terms: Sequence[str],
+    claim_vec: Sequence[float],
+    sentences: Sequence[str],
+    embed: Callable[[list[str]], Sequence[Sequence[float]]],
+    idf: IdfFn,
+    shortlist: int = 4,
+) -> list[Support]:
+    """Every sentence's support for the claim, best first.
+
+    Embedding every sentence of every retrieved abstract costs seconds on a small CPU, so only
+    the `shortlist` sentences with the best term coverage (and the first, which often states
+    the contribution) are embedded; the rest keep cosine 0 and rank on coverage alone.
+    """
+    covs = [coverage(claim_terms, set(content_terms(s)), idf) for s in sentences]
+    chosen = sorted(range(len(sentences)), key=lambda i: (-covs[i], i))[:shortlist]
+    if sentences and 0 not in chosen:
+        chosen.append(0)
+    vecs = dict(zip(chosen, embed([sentences[i] for i in chosen]), strict=False))
+    out = [
+        Support(s, i, cosine(claim_vec, vecs[i]) if i in vecs else 0.0, covs[i])
+        for i, s in enumerate(sentences)
+    ]
+    out.sort(key=lambda sup: -sup.score)
+    return out
