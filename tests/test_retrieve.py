@@ -38,7 +38,7 @@ def test_bad_year_range_is_a_clear_error(text) -> None:
 
 def test_bad_date_is_a_clear_error() -> None:
     with pytest.raises(QuestionError, match="YYYY-MM-DD"):
-        Filters(date_from="2022-13-01").where()
+        Filters(date_from="2022-13-01").ord_bounds()
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_bm25_index_is_reused_until_the_store_changes(small_home) -> None:
     mark_changed(store)  # what a writer does before touching chunks
     assert load_bm25(store, settings) is not None
     assert marker.stat().st_mtime_ns != before, "a stale index is rebuilt"
-    assert (store.collection.metadata or {})[VERSION_KEY] in marker.read_text()
+    assert store.metadata()[VERSION_KEY] in marker.read_text()
 
 
 def test_a_long_running_reader_picks_up_papers_a_writer_adds(tmp_path, monkeypatch) -> None:

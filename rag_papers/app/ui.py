@@ -82,12 +82,7 @@ class Catalog:
         with self._lock:
             chunks = store.count_chunks()
             if chunks != self._chunks:
-                got = (
-                    store.collection.get(where={"chunk_index": 0}, include=["metadatas"])
-                    if chunks
-                    else None
-                )
-                metas = list(got["metadatas"]) if got else []
+                metas = store.list_papers() if chunks else []
                 metas.sort(
                     key=lambda m: (
                         -int(m.get("published_ord") or 0),

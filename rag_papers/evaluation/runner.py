@@ -19,13 +19,14 @@ from rag_papers.evaluation.cache import FACTS_VERSION, ResultCache
 from rag_papers.evaluation.config import EvalConfig, Question
 from rag_papers.evaluation.judge import Judge, chat_tokens, count_tokens
 from rag_papers.evaluation.models import LazyEmbed, Runtime
+from rag_papers.index.store import PaperStore
 from rag_papers.settings import Settings
 from rag_papers.types import normalize_title
 
 log = logging.getLogger(__name__)
 
 
-def title_index(store: Any) -> dict[str, str]:
+def title_index(store: PaperStore) -> dict[str, str]:
     """normalised title -> paper id, for every paper in the store."""
     index: dict[str, str] = {}
     for _ids, _docs, metas in store.iter_chunks(include_documents=False):
@@ -86,14 +87,14 @@ def git_info() -> dict[str, Any]:
     return {"revision": rev, "dirty": bool(status) if status is not None else None}
 
 
-def index_info(store: Any) -> dict[str, Any]:
+def index_info(store: PaperStore) -> dict[str, Any]:
     """Chunks and the store's change stamp: a re-ingest invalidates cached results."""
     chunks = store.count_chunks()
     if not chunks:
         raise IndexNotFoundError(
             f'no papers indexed in {store.location} — run "rag-papers ingest --sample" or "rag-papers ingest PATH" first'
         )
-    meta = store.collection.metadata or {}
+    meta = store.metadata()
     return {
         "location": store.location,
         "chunks": chunks,

@@ -15,6 +15,7 @@ import uuid
 from typing import Any
 
 from rag_papers import _offline  # noqa: F401
+from rag_papers.index.store import PaperStore
 from rag_papers.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -22,24 +23,21 @@ log = logging.getLogger(__name__)
 VERSION_KEY = "bm25_version"
 
 
-def store_version(store: Any, *, fresh: bool = False) -> str | None:
+def store_version(store: PaperStore, *, fresh: bool = False) -> str | None:
     """The store's BM25 version; `fresh` asks Chroma again instead of the cached collection."""
-    collection = (
-        store.client.get_collection(store.settings.collection) if fresh else store.collection
-    )
-    return (collection.metadata or {}).get(VERSION_KEY)
+    return store.metadata(fresh=fresh).get(VERSION_KEY)
 
 
-def _set_store_version(store: Any, version: str) -> None:
+def _set_store_version(store: PaperStore, version: str) -> None:
     store.update_metadata(**{VERSION_KEY: version})
 
 
-def mark_changed(store: Any) -> None:
+def mark_changed(store: PaperStore) -> None:
     """Called before a writer touches chunks: readers' BM25 copies become stale even if it dies."""
     _set_store_version(store, uuid.uuid4().hex)
 
 
-def _nodes_from_store(store: Any) -> list[Any]:
+def _nodes_from_store(store: PaperStore) -> list[Any]:
     from llama_index.core.schema import TextNode
 
     nodes = []
@@ -62,7 +60,7 @@ def _nodes_from_store(store: Any) -> list[Any]:
     return nodes
 
 
-def rebuild_bm25(store: Any, settings: Settings, *, bump: bool = False) -> Any | None:
+def rebuild_bm25(store: PaperStore, settings: Settings, *, bump: bool = False) -> Any | None:
     """Build the BM25 index from every chunk in the store and persist it; None if empty.
 
     A writer (ingest) passes bump=True to give the store a new version, which tells every
@@ -91,7 +89,7 @@ def rebuild_bm25(store: Any, settings: Settings, *, bump: bool = False) -> Any |
     return retriever
 
 
-def load_bm25(store: Any, settings: Settings) -> Any | None:
+def load_bm25(store: PaperStore, settings: Settings) -> Any | None:
     """The persisted BM25 retriever if it matches the store, else a fresh rebuild."""
     from llama_index.retrievers.bm25 import BM25Retriever
 

@@ -15,9 +15,7 @@ def collection_stats(settings: Settings | None = None) -> dict[str, Any]:
     settings = settings or Settings()
     store = PaperStore(settings)
     chunks = store.count_chunks()
-    papers = 0
-    if chunks:
-        papers = len(store.collection.get(where={"chunk_index": 0}, include=[])["ids"])
+    papers = store.count_papers() if chunks else 0
     model, dim = store.model_info() if store.exists() else (None, None)
     last = None
     if settings.manifest_path.is_file():

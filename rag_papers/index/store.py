@@ -8,12 +8,14 @@ and dimension so a store is never searched with vectors from another model.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from rag_papers import _offline  # noqa: F401
 from rag_papers.errors import ConfigError, EmbeddingMismatchError
+from rag_papers.filters import Filters
 from rag_papers.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,16 @@ class PaperState:
     @property
     def complete(self) -> bool:
         return self.chunks_seen == self.n_chunks
+
+
+@dataclass(frozen=True)
+class ChunkMatch:
+    """One chunk found by a vector query, with its cosine similarity to the query."""
+
+    paper_id: str
+    similarity: float
+    text: str
+    metadata: dict[str, Any]
 
 
 class PaperStore:
@@ -91,15 +103,23 @@ class PaperStore:
         """Forget the cached collection handle, so its metadata is read again."""
         self._collection = None
 
+    def metadata(self, *, fresh: bool = False) -> dict[str, Any]:
+        """The collection's metadata (model, chunking, BM25 version); `fresh` asks Chroma
+        again instead of the cached handle, to see what another process wrote since."""
+        collection = (
+            self.client.get_collection(self.settings.collection) if fresh else self.collection
+        )
+        return dict(collection.metadata or {})
+
     def update_metadata(self, **values: Any) -> None:
         """Merge values into the collection's metadata (model, chunking, BM25 version)."""
-        meta = dict(self.collection.metadata or {})
+        meta = self.metadata()
         meta.pop("hnsw:space", None)  # fixed at creation; Chroma refuses to modify it
         meta.update(values)
         self.collection.modify(metadata=meta)
 
     def model_info(self) -> tuple[str | None, int | None]:
-        meta = self.collection.metadata or {}
+        meta = self.metadata()
         return meta.get("embed_model"), meta.get("embed_dim")
 
     def bind_model(self, model_id: str, dim: int) -> None:
@@ -116,7 +136,7 @@ class PaperStore:
         Chunk ids and hashes do not depend on the chunk size, so without this check a new
         RAG_PAPERS_CHUNK_TOKENS would silently apply only to papers ingested from then on.
         """
-        recorded = (self.collection.metadata or {}).get("chunking")
+        recorded = self.metadata().get("chunking")
         if recorded is None:
             self.update_metadata(chunking=spec)
         elif recorded != spec:
@@ -182,12 +202,50 @@ class PaperStore:
             yield ids, (got.get("documents") or [""] * len(ids)), got["metadatas"]
             offset += len(ids)
 
+    def count_papers(self) -> int:
+        if not self.count_chunks():
+            return 0
+        return len(self.collection.get(where={"chunk_index": 0}, include=[])["ids"])
+
+    def list_papers(self) -> list[dict[str, Any]]:
+        """Chunk-0 metadata (title, year, abstract, ...) of every paper, in store order."""
+        if not self.count_chunks():
+            return []
+        got = self.collection.get(where={"chunk_index": 0}, include=["metadatas"])
+        return list(got["metadatas"])
+
     def get_papers(self, paper_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Chunk-0 metadata (which carries the whole abstract) for each paper id."""
         if not paper_ids:
             return {}
         got = self.collection.get(ids=[f"{pid}#0" for pid in paper_ids], include=["metadatas"])
         return {m["paper_id"]: m for m in got["metadatas"]}
+
+    def query(
+        self, vector: list[float], n: int, filters: Filters | None = None
+    ) -> list[ChunkMatch]:
+        """The n chunks nearest the vector that pass the filters, nearest first."""
+        from llama_index.core.vector_stores.types import VectorStoreQuery
+
+        where = where_clause(filters) if filters else None
+        by_title = bool(filters and filters.title_contains)  # tested in Python: fetch more
+        want = max(n * 10, 200) if by_title else n
+        query = VectorStoreQuery(query_embedding=vector, similarity_top_k=want)
+        result = self.vector_store().query(query, **({"where": where} if where else {}))
+        hits = []
+        for node, sim in zip(result.nodes or [], result.similarities or [], strict=False):
+            if filters and not filters.match(node.metadata):
+                continue
+            # LlamaIndex reports exp(-cosine distance); turn it back into cosine similarity.
+            hits.append(
+                ChunkMatch(
+                    paper_id=node.metadata["paper_id"],
+                    similarity=1.0 + math.log(max(sim, 1e-12)),
+                    text=node.get_content(),
+                    metadata=node.metadata,
+                )
+            )
+        return hits[:n]
 
     # -- writing ----------------------------------------------------------------------
     def delete_chunks(self, ids: Sequence[str]) -> None:
@@ -197,3 +255,18 @@ class PaperStore:
     def delete_papers(self, paper_ids: Sequence[str]) -> None:
         for i in range(0, len(paper_ids), 500):
             self.collection.delete(where={"paper_id": {"$in": list(paper_ids[i : i + 500])}})
+
+
+def where_clause(filters: Filters) -> dict[str, Any] | None:
+    """The Chroma `where` clause for the date part of the filters (the title test runs in Python)."""
+    lo, hi = filters.ord_bounds()
+    clauses: list[dict[str, Any]] = []
+    if lo is not None:
+        clauses.append({"published_ord": {"$gte": lo}})
+    if hi is not None:
+        clauses.append({"published_ord": {"$lte": hi}})
+    if lo is None and hi is not None:  # unknown dates are stored as 0: not "before" anything
+        clauses.append({"published_ord": {"$gt": 0}})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}

@@ -13,14 +13,18 @@ import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag_papers import _offline  # noqa: F401
 from rag_papers.errors import IndexNotFoundError, QuestionError
+from rag_papers.filters import Filters
 from rag_papers.settings import Settings
 from rag_papers.types import RetrievedPaper
+
+if TYPE_CHECKING:
+    from rag_papers.index.store import PaperStore
+
+__all__ = ["METHODS", "Filters", "Hit", "Retriever", "rrf"]
 
 log = logging.getLogger(__name__)
 
@@ -28,87 +32,6 @@ METHODS = ("hybrid", "dense", "bm25")
 BM25_RECHECK_S = 10.0  # how often a long-lived Retriever asks whether the store changed
 
 Hit = tuple[str, float, str, dict[str, Any]]  # paper_id, score, chunk text, chunk metadata
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Restrict retrieval by publication year or date, or by a phrase in the title."""
-
-    year_from: int | None = None
-    year_to: int | None = None
-    date_from: str | None = None  # ISO YYYY-MM-DD
-    date_to: str | None = None
-    title_contains: str | None = None
-
-    @classmethod
-    def parse_years(cls, text: str) -> Filters:
-        """'2023' or '2021-2024' (either side may be empty: '2022-')."""
-        try:
-            if "-" in text:
-                lo, hi = text.split("-", 1)
-                return cls(
-                    year_from=int(lo) if lo.strip() else None,
-                    year_to=int(hi) if hi.strip() else None,
-                )
-            return cls(year_from=int(text), year_to=int(text))
-        except ValueError:
-            raise QuestionError(
-                f"year range {text!r} not understood — use 2023 or 2021-2024"
-            ) from None
-
-    def is_empty(self) -> bool:
-        return not any(
-            (self.year_from, self.year_to, self.date_from, self.date_to, self.title_contains)
-        )
-
-    def _ord_bounds(self) -> tuple[int | None, int | None]:
-        lo = hi = None
-        if self.year_from:
-            lo = self.year_from * 10000 + 101
-        if self.year_to:
-            hi = self.year_to * 10000 + 1231
-        if self.date_from:
-            lo = max(lo or 0, _date_ord(self.date_from))
-        if self.date_to:
-            d = _date_ord(self.date_to)
-            hi = d if hi is None else min(hi, d)
-        return lo, hi
-
-    def where(self) -> dict[str, Any] | None:
-        """The Chroma `where` clause for the date part (the title test runs in Python)."""
-        lo, hi = self._ord_bounds()
-        clauses: list[dict[str, Any]] = []
-        if lo is not None:
-            clauses.append({"published_ord": {"$gte": lo}})
-        if hi is not None:
-            clauses.append({"published_ord": {"$lte": hi}})
-        if lo is None and hi is not None:  # unknown dates are stored as 0: not "before" anything
-            clauses.append({"published_ord": {"$gt": 0}})
-        if not clauses:
-            return None
-        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-    def match(self, meta: dict[str, Any]) -> bool:
-        lo, hi = self._ord_bounds()
-        ordv = int(meta.get("published_ord") or 0)
-        if lo is not None and ordv < lo:
-            return False
-        if hi is not None and (ordv > hi or ordv == 0):
-            return False
-        return not (
-            self.title_contains
-            and self.title_contains.lower() not in str(meta.get("title", "")).lower()
-        )
-
-
-def _date_ord(text: str) -> int:
-    try:
-        day = date.fromisoformat(text)
-    except (TypeError, ValueError):
-        raise QuestionError(
-            f"date {text!r} not understood — use a real date as YYYY-MM-DD"
-        ) from None
-    return day.year * 10000 + day.month * 100 + day.day
 
 
 def rrf(rankings: list[list[str]], k: int = 60) -> dict[str, float]:
@@ -138,7 +61,11 @@ class Retriever:
     """Dense, BM25 and hybrid retrieval over one store. Thread-safe; heavy parts load lazily."""
 
     def __init__(
-        self, settings: Settings | None = None, *, store: Any = None, embed_model: Any = None
+        self,
+        settings: Settings | None = None,
+        *,
+        store: PaperStore | None = None,
+        embed_model: Any = None,
     ):
         self.settings = settings or Settings()
         self._store = store
@@ -151,7 +78,7 @@ class Retriever:
 
     # -- lazily built parts -------------------------------------------------------------
     @property
-    def store(self) -> Any:
+    def store(self) -> PaperStore:
         if self._store is None:
             from rag_papers.index.store import PaperStore
 
@@ -216,28 +143,11 @@ class Retriever:
     # -- retrieval ----------------------------------------------------------------------
     def dense_hits(self, question: str, n: int, filters: Filters | None = None) -> list[Hit]:
         """Chunks nearest the question in the vector store, with cosine similarity."""
-        from llama_index.core.vector_stores.types import VectorStoreQuery
-
         vec = self.embed_model.get_query_embedding(question)
-        where = filters.where() if filters else None
-        by_title = bool(filters and filters.title_contains)  # tested in Python: fetch more
-        want = max(n * 10, 200) if by_title else n
-        query = VectorStoreQuery(query_embedding=vec, similarity_top_k=want)
-        result = self.store.vector_store().query(query, **({"where": where} if where else {}))
-        hits = []
-        for node, sim in zip(result.nodes or [], result.similarities or [], strict=False):
-            if filters and not filters.match(node.metadata):
-                continue
-            # LlamaIndex reports exp(-cosine distance); turn it back into cosine similarity.
-            hits.append(
-                (
-                    node.metadata["paper_id"],
-                    1.0 + math.log(max(sim, 1e-12)),
-                    node.get_content(),
-                    node.metadata,
-                )
-            )
-        return hits[:n]
+        return [
+            (m.paper_id, m.similarity, m.text, m.metadata)
+            for m in self.store.query(vec, n, filters)
+        ]
 
     def bm25_hits(self, question: str, n: int, filters: Filters | None = None) -> list[Hit]:
         """Chunks ranked by BM25 (the retriever's own tokenizer and stemmer), honouring filters."""
