@@ -22,27 +22,38 @@ class Filters:
     date_from: str | None = None  # ISO YYYY-MM-DD
     date_to: str | None = None
     title_contains: str | None = None
+    # Papers whose date is unknown cannot be placed in a date range: left out unless this is set.
+    include_undated: bool = False
 
     @classmethod
     def parse_years(cls, text: str) -> Filters:
         """'2023' or '2021-2024' (either side may be empty: '2022-')."""
         try:
             if "-" in text:
-                lo, hi = text.split("-", 1)
-                return cls(
-                    year_from=int(lo) if lo.strip() else None,
-                    year_to=int(hi) if hi.strip() else None,
-                )
-            return cls(year_from=int(text), year_to=int(text))
+                lo_text, hi_text = text.split("-", 1)
+                lo = int(lo_text) if lo_text.strip() else None
+                hi = int(hi_text) if hi_text.strip() else None
+            else:
+                lo = hi = int(text)
         except ValueError:
             raise QuestionError(
                 f"year range {text!r} not understood — use 2023 or 2021-2024"
             ) from None
+        if lo is not None and hi is not None and lo > hi:
+            raise QuestionError(
+                f"year range {text!r} is reversed: {lo} comes after {hi} — did you mean {hi}-{lo}?"
+            )
+        return cls(year_from=lo, year_to=hi)
 
     def is_empty(self) -> bool:
         return not any(
             (self.year_from, self.year_to, self.date_from, self.date_to, self.title_contains)
         )
+
+    def has_dates(self) -> bool:
+        """True when the filter restricts dates (and so, unless told, leaves undated papers out)."""
+        lo, hi = self.ord_bounds()
+        return lo is not None or hi is not None
 
     def ord_bounds(self) -> tuple[int | None, int | None]:
         """Inclusive bounds on `published_ord` (YYYYMMDD as an int); None where open."""
@@ -61,6 +72,8 @@ class Filters:
     def match(self, meta: dict[str, Any]) -> bool:
         lo, hi = self.ord_bounds()
         ordv = int(meta.get("published_ord") or 0)
+        if ordv == 0 and self.include_undated:
+            lo = hi = None
         if lo is not None and ordv < lo:
             return False
         if hi is not None and (ordv > hi or ordv == 0):

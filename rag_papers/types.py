@@ -6,7 +6,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 _ARXIV_ID = re.compile(r"(\d{4}\.\d{4,5})(v\d+)?")
 
@@ -29,6 +29,16 @@ def clean_arxiv_id(value: str | None) -> str | None:
         return None
     m = _ARXIV_ID.search(value)
     return m.group(1) if m else None
+
+
+class ProgressCallback(Protocol):
+    """Told what a long job is doing: `progress("embedding", 640, 2314)`.
+
+    Called when a phase starts (done=0, total None when unknown) and as it advances; the
+    front ends decide how to show it (a status line, a log line, the page's bar).
+    """
+
+    def __call__(self, phase: str, done: int = 0, total: int | None = None) -> None: ...
 
 
 @dataclass
@@ -149,6 +159,8 @@ class Answer:
     settings_hash: str = ""
     dropped_citations: list[int] = field(default_factory=list)
     standalone_question: str | None = None
+    # Papers without a known date that a date filter left out (they cannot match a range).
+    undated_excluded: int = 0
 
     @property
     def references(self) -> list[Citation]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -41,10 +42,14 @@ def write_jsonl(path: Path, lines: list[Any]) -> Path:
     return path
 
 
+PROGRESS_LINE = re.compile(r"^\[\d+:\d\d\] .*\n?", re.MULTILINE)
+
+
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr without ingest's progress lines (`[0:03] embedding …`)."""
     code = main(list(argv))
     out, err = capsys.readouterr()
-    return code, out, err
+    return code, out, PROGRESS_LINE.sub("", err)
 
 
 def stats(capsys: pytest.CaptureFixture[str], home: Path) -> dict[str, Any]:

@@ -1,31 +1,70 @@
-"""Command line: parse, call the library, print. No retrieval logic lives here."""
+"""Command line: parse, call the library, print. No retrieval logic lives here.
+
+Building the parser imports nothing heavy (no gradio, chromadb, llama-index or torch), so
+`rag-papers --help` and every subcommand's --help answer at once; each command imports
+what it needs when it runs.
+"""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
-import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rag_papers.errors import InputError, RagPapersError
+from rag_papers.app import console
+from rag_papers.app.terminal import show_answer
+from rag_papers.errors import InputError, QuestionError, RagPapersError
 from rag_papers.settings import Settings
 
+if TYPE_CHECKING:
+    from rag_papers.qa.retrieve import Filters
 
-def _settings(args: argparse.Namespace) -> Settings:
+RETRIEVERS = ("hybrid", "dense", "bm25")
+MODES = ("auto", "llm", "openai", "extractive")
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {}
     if getattr(args, "home", None):
         overrides["home"] = Path(args.home)
+    if getattr(args, "collection", None):
+        overrides["collection"] = args.collection
+    if getattr(args, "retriever", None):
+        overrides["retriever"] = args.retriever
     return Settings(**overrides)
+
+
+def filters_from(args: argparse.Namespace) -> Filters:
+    """--year, --since, --until, --title and --include-undated as retrieval Filters."""
+    from rag_papers.qa.retrieve import Filters
+
+    filters = Filters.parse_years(args.year) if args.year else Filters()
+    if args.since and args.until and args.since > args.until:
+        raise QuestionError(
+            f"--since {args.since} is after --until {args.until} — did you mean "
+            f"--since {args.until} --until {args.since}?"
+        )
+    return dataclasses.replace(
+        filters,
+        date_from=args.since,
+        date_to=args.until,
+        title_contains=args.title or None,
+        include_undated=args.include_undated,
+    )
+
+
+def mode_from(args: argparse.Namespace) -> str | None:
+    return "openai" if args.mode == "llm" else args.mode
 
 
 # -- ingest / stats ---------------------------------------------------------------------
 def cmd_ingest(args: argparse.Namespace) -> int:
     from rag_papers.index.ingest import ingest
 
-    settings = _settings(args)
+    settings = settings_from(args)
     paths = list(args.paths)
 
     def confirm(tokens: int, usd: float) -> bool:
@@ -41,28 +80,25 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             )
         return input("continue? [y/N] ").strip().lower() in ("y", "yes")
 
+    papers = None
     if args.arxiv:
         from rag_papers.providers.arxiv import fetch_arxiv
 
-        fetched = fetch_arxiv(args.arxiv, max_results=args.max_results)
+        papers = fetch_arxiv(args.arxiv, max_results=args.max_results).papers
+    reporter = console.Progress(sys.stderr)
+    try:
         summary = ingest(
             paths,
             sample=args.sample,
             settings=settings,
             rebuild=args.rebuild,
             strict=args.strict,
-            papers=fetched.papers,
+            papers=papers,
             confirm=confirm,
+            progress=reporter,
         )
-    else:
-        summary = ingest(
-            paths,
-            sample=args.sample,
-            settings=settings,
-            rebuild=args.rebuild,
-            strict=args.strict,
-            confirm=confirm,
-        )
+    finally:
+        reporter.close()
     for warning in summary.warnings[:20]:
         print(f"warning: {warning}", file=sys.stderr)
     if len(summary.warnings) > 20:
@@ -74,7 +110,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_stats(args: argparse.Namespace) -> int:
     from rag_papers.index.stats import collection_stats
 
-    stats = collection_stats(_settings(args))
+    stats = collection_stats(settings_from(args))
     if args.json:
         print(json.dumps(stats, indent=2))
         return 0
@@ -85,69 +121,110 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 # -- ask --------------------------------------------------------------------------------
-def format_answer(answer: Any) -> str:
-    """A readable answer with numbered references: title, date, link, quote."""
-    lines = [answer.text, ""]
-    if answer.abstained:
-        lines.append("(abstained: no indexed abstract answers this)")
-    for c in answer.citations:
-        date = c.published or c.date_text or "date unknown"
-        lines.append(f"[{c.number}] {c.title} ({date})" + (f" {c.url}" if c.url else ""))
-        lines.append(
-            f'    "{c.quote}"' + ("  (citation added by attribution)" if c.added_by_code else "")
-        )
-    if answer.dropped_citations:
-        lines.append(f"(dropped citations to unknown sources: {answer.dropped_citations})")
-    lines.append("")
-    lines.append(f"mode: {answer.mode} ({answer.model}); {answer.timings.get('total', 0):.2f} s")
-    return "\n".join(lines)
-
-
 def cmd_ask(args: argparse.Namespace) -> int:
-    from rag_papers.qa.pipeline import answer, stream_answer
-    from rag_papers.qa.retrieve import Filters
-    from rag_papers.types import Answer
+    if args.interactive:
+        from rag_papers.app.repl import run_repl
 
-    settings = _settings(args)
-    filters = Filters.parse_years(args.year) if args.year else Filters()
-    filters = dataclasses.replace(
-        filters, date_from=args.since, date_to=args.until, title_contains=args.title or None
-    )
+        return run_repl(args, first=args.question)
+    if not args.question:
+        raise QuestionError('no question given — rag-papers ask "your question" (or -i to chat)')
+    from rag_papers.qa.pipeline import Pipeline
+
+    pipeline = Pipeline(settings_from(args))
+    filters = filters_from(args)
     if args.json:
-        result = answer(args.question, settings=settings, filters=filters, k=args.k, mode=args.mode)
+        result = pipeline.run(args.question, filters=filters, k=args.k, mode=mode_from(args))
         print(json.dumps(result.to_dict(), indent=2, default=str))
         return 0
-    final = None
-    streaming = sys.stdout.isatty()
-    for item in stream_answer(
-        args.question, settings=settings, filters=filters, k=args.k, mode=args.mode
-    ):
-        if isinstance(item, Answer):
-            final = item
-        elif streaming:
-            print(item, end="", flush=True)
-    assert final is not None
-    if streaming:
-        print("\r\033[J", end="")  # replace the streamed draft with the checked answer
-    print(format_answer(final))
+    show_answer(
+        pipeline.stream(args.question, filters=filters, k=args.k, mode=mode_from(args)),
+        sys.stdout,
+    )
     return 0
 
 
+def cmd_repl(args: argparse.Namespace) -> int:
+    from rag_papers.app.repl import run_repl
+
+    return run_repl(args)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from rag_papers.evaluation import run as evaluate
+
+    return evaluate.run_cli(args)
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from rag_papers.app import ui
+
+    return ui.run_cli(args)
+
+
 # -- parser -----------------------------------------------------------------------------
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The full parser; with `command` known, only that command's heavy module is imported
-    (gradio alone takes seconds to import, and `ask` should not pay for it)."""
+def common_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """Options every command takes, before or after its name (`ask "q" --home DIR`)."""
+    default = None if top else argparse.SUPPRESS  # a subcommand never overwrites the top's value
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=default, help="log details to stderr"
+    )
+    parser.add_argument(
+        "--home",
+        default=default,
+        metavar="DIR",
+        help="data directory (default: RAG_PAPERS_HOME or ~/.rag_papers)",
+    )
+
+
+def ask_options(p: argparse.ArgumentParser) -> None:
+    """Retrieval and answer options shared by `ask` and `repl`."""
+    p.add_argument("--k", type=int, default=None, help="papers to retrieve (default 5)")
+    p.add_argument(
+        "--year", help="publication years, e.g. 2023 or 2021-2024 (either end may be left open)"
+    )
+    p.add_argument(
+        "--since", metavar="YYYY-MM-DD", help="only papers published on or after this date"
+    )
+    p.add_argument(
+        "--until", metavar="YYYY-MM-DD", help="only papers published on or before this date"
+    )
+    p.add_argument("--title", help="only papers whose title contains this text")
+    p.add_argument(
+        "--include-undated",
+        action="store_true",
+        help="with a date filter, also search papers whose date is unknown (they are left out otherwise)",
+    )
+    p.add_argument(
+        "--mode",
+        choices=MODES,
+        default=None,
+        help="how to answer: extractive quotes the abstracts (no LLM), llm writes with the "
+        "configured model (openai is the same), auto uses the LLM when one is configured "
+        "(default: RAG_PAPERS_MODE or auto)",
+    )
+    p.add_argument(
+        "--retriever",
+        choices=RETRIEVERS,
+        default=None,
+        help="dense (embeddings), bm25 (keywords) or hybrid (both, fused; the default)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rag-papers",
         description="Question answering over research-paper abstracts, with citations.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
-    parser.add_argument("--home", help="data directory (default: RAG_PAPERS_HOME or ~/.rag_papers)")
-    sub = parser.add_subparsers(dest="command", required=True)
+    common_options(parser, top=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common_options(common, top=False)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser(
         "ingest",
+        parents=[common],
         help="index paper collections (listing .txt, .json, .jsonl, .csv, arXiv Atom .xml)",
+        description="Index paper files or folders; a second run embeds only new or changed papers.",
     )
     p.add_argument("paths", nargs="*", help="files or folders")
     p.add_argument(
@@ -166,84 +243,99 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="do not ask before paying for API embeddings")
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("stats", help="papers, chunks, embedding model, store location, last ingest")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser(
+        "stats",
+        parents=[common],
+        help="papers, chunks, embedding model, store location, last ingest",
+        description="What is indexed: papers, chunks, embedding model, store, last ingest.",
+    )
+    p.add_argument("--json", action="store_true", help="print the statistics as a JSON object")
     p.set_defaults(func=cmd_stats)
 
-    p = sub.add_parser("ask", help="answer a question from the indexed abstracts")
-    p.add_argument("question")
-    p.add_argument("--k", type=int, default=None, help="papers to retrieve (default 5)")
-    p.add_argument("--year", help="publication years, e.g. 2023 or 2021-2024")
-    p.add_argument(
-        "--since", metavar="YYYY-MM-DD", help="only papers published on or after this date"
+    p = sub.add_parser(
+        "ask",
+        parents=[common],
+        help="answer a question from the indexed abstracts",
+        description="Answer a question from the indexed abstracts, citing them as [n].",
     )
     p.add_argument(
-        "--until", metavar="YYYY-MM-DD", help="only papers published on or before this date"
+        "question",
+        nargs="?",
+        help='the question, quoted: "Which papers distill an LLM into a small classifier?"',
     )
-    p.add_argument("--title", help="only papers whose title contains this text")
-    p.add_argument("--mode", choices=["auto", "openai", "extractive"], default=None)
-    p.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    ask_options(p)
+    p.add_argument("--json", action="store_true", help="print the whole Answer as JSON")
+    p.add_argument(
+        "-i",
+        "--interactive",
+        action="store_true",
+        help="keep asking: a conversation in the terminal (the same as `rag-papers repl`)",
+    )
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("eval", help="evaluate retrieval and answers on a question set")
-    if command in (None, "eval"):
-        from rag_papers.evaluation import run as evaluate
+    p = sub.add_parser(
+        "repl",
+        parents=[common],
+        help="a conversation in the terminal: questions and follow-ups, Ctrl-D or exit to leave",
+        description="Ask questions and follow-ups in the terminal; the models load once.",
+    )
+    ask_options(p)
+    p.set_defaults(func=cmd_repl, question=None)
 
-        evaluate.add_arguments(p)
-        p.set_defaults(func=evaluate.run_cli)
-    p = sub.add_parser("chat", help="start the chat page (http://127.0.0.1:7860)")
-    if command in (None, "chat"):
-        from rag_papers.app import ui
+    p = sub.add_parser(
+        "eval",
+        parents=[common],
+        help="evaluate retrieval and answers on a question set",
+        description="Run a question set through each configuration and write a report.",
+    )
+    from rag_papers.evaluation.run import add_arguments as eval_arguments  # light: no models
 
-        ui.add_arguments(p)
-        p.set_defaults(func=ui.run_cli)
+    eval_arguments(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser(
+        "chat",
+        parents=[common],
+        help="start the chat page (http://127.0.0.1:7860)",
+        description="Serve the chat page; Ctrl-C stops it.",
+    )
+    p.add_argument(
+        "--host", default=None, help="address to bind (default: RAG_PAPERS_UI_HOST or 127.0.0.1)"
+    )
+    p.add_argument(
+        "--port", type=int, default=None, help="port (default: RAG_PAPERS_UI_PORT or 7860)"
+    )
+    p.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="allow a non-local --host without RAG_PAPERS_UI_AUTH (anyone on the network can use the page)",
+    )
+    p.set_defaults(func=cmd_chat)
     return parser
 
 
-def _command(argv: list[str]) -> str | None:
-    """The subcommand named in argv, if any (options before it are skipped)."""
-    skip = False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg == "--home":
-            skip = True
-        elif not arg.startswith("-"):
-            return arg
-    return None
-
-
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    command = _command(argv)
-    known = {"ingest", "stats", "ask", "eval", "chat"}
-    args = build_parser(
-        command if command in known and "-h" not in argv and "--help" not in argv else None
-    ).parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    console.configure_logging(args.verbose)
     try:
         return int(args.func(args) or 0)
     except RagPapersError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:  # a bug or an environment problem: one line here, the trace in the log
-        logging.getLogger("rag_papers").debug("unexpected error", exc_info=True)
-        print(
-            f"error: unexpected {type(exc).__name__}: {exc} (run with -v for the details)",
-            file=sys.stderr,
-        )
-        if args.verbose:
-            raise
-        return 1
     except KeyboardInterrupt:
         print(
             "interrupted — the index keeps every paper finished so far; run the command again to complete it",
             file=sys.stderr,
         )
         return 130
+    except Exception as exc:  # a bug or an environment problem: one line here, the trace with -v
+        if args.verbose:
+            raise
+        print(
+            f"error: unexpected {type(exc).__name__}: {exc} (run with -v for the details)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -554,26 +553,11 @@ def warm_up(pipeline: Pipeline) -> None:
         log.exception("warming up the retriever failed; the first question will retry")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--host", default=None, help="address to bind (default: RAG_PAPERS_UI_HOST or 127.0.0.1)"
-    )
-    parser.add_argument(
-        "--port", type=int, default=None, help="port (default: RAG_PAPERS_UI_PORT or 7860)"
-    )
-    parser.add_argument(
-        "--insecure-no-auth",
-        action="store_true",
-        help="allow a non-local --host without RAG_PAPERS_UI_AUTH (anyone on the network can use the page)",
-    )
-
-
 def run_cli(args: argparse.Namespace) -> int:
     """Start the page and block until Ctrl-C."""
-    overrides: dict[str, Any] = {}
-    if getattr(args, "home", None):
-        overrides["home"] = Path(args.home)
-    settings = Settings(**overrides)
+    from rag_papers.app.cli import settings_from
+
+    settings = settings_from(args)
     host = args.host or settings.ui_host
     port = args.port or settings.ui_port
     auth = parse_auth(settings)
@@ -593,24 +577,10 @@ def run_cli(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m rag_papers.app.ui", description="Start the rag-papers chat page."
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
-    parser.add_argument("--home", help="data directory (default: RAG_PAPERS_HOME or ~/.rag_papers)")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        return run_cli(args)
-    except RagPapersError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    """`python -m rag_papers.app.ui [options]` is `rag-papers chat [options]`."""
+    from rag_papers.app.cli import main as cli_main
+
+    return cli_main(["chat", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from typing import Any
 from rag_papers import _offline  # noqa: F401
 from rag_papers.errors import InputError
 from rag_papers.settings import Settings
-from rag_papers.types import Paper
+from rag_papers.types import Paper, ProgressCallback
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class IngestSummary:
 
     def line(self) -> str:
         return (
-            f"read {self.read} papers: {self.new} new, {self.updated} updated, "
+            f"read {self.read} paper{'' if self.read == 1 else 's'}: {self.new} new, {self.updated} updated, "
             f"{self.unchanged} unchanged, {self.skipped} skipped; {self.chunks} chunks embedded "
             f"in {self.seconds:.1f} s"
         )
@@ -142,7 +142,7 @@ def ingest(
     settings: Settings | None = None,
     rebuild: bool = False,
     strict: bool = False,
-    progress: bool | None = None,
+    progress: bool | ProgressCallback | None = None,
     papers: Sequence[Paper] | None = None,
     confirm: Callable[[int, float], bool] | None = None,
 ) -> IngestSummary:
@@ -151,12 +151,16 @@ def ingest(
     `sample=True` adds the bundled sample corpus. `papers` indexes Paper objects directly.
     With the OpenAI embedding backend, `confirm(tokens, usd)` is asked before anything is
     sent (the CLI asks the user unless --yes); returning False cancels the ingest.
+    `progress` is a ProgressCallback told each phase as it starts (reading, chunking,
+    loading the model, embedding, BM25) and the embedding count every model batch; True
+    (or None on a terminal) shows a tqdm bar on stderr instead.
     """
     from rag_papers.index.bm25 import mark_changed, rebuild_bm25
     from rag_papers.index.store import PaperStore
     from rag_papers.providers.embed import embed_model_id, embedding_dim, make_embed_model
 
     settings = settings or Settings()
+    report = as_callback(progress)
     start = time.perf_counter()
     paths = list(paths)
     from rag_papers import readers as sources
@@ -171,6 +175,7 @@ def ingest(
     summary = IngestSummary()
     all_papers: list[Paper] = list(papers or [])
     if paths:
+        report("reading papers")
         result = sources.read_paths(paths, strict=strict)
         all_papers.extend(result.papers)
         summary.warnings = list(result.warnings)
@@ -209,11 +214,13 @@ def ingest(
                 f"~${cost:.4f}) — nothing was written; pass --yes to skip the question"
             )
     if todo:
+        report("loading the embedding model")
         model = make_embed_model(settings)  # loaded only when there is something to embed
         store.bind_model(model_id, embedding_dim(model))
         mark_changed(store)
-        summary.chunks = _embed_and_write(todo, stale_ids, store, model, settings, progress)
+        summary.chunks = _embed_and_write(todo, stale_ids, store, model, settings, report)
     if todo or rebuild or not settings.bm25_dir.exists():
+        report("building the keyword (BM25) index")
         rebuild_bm25(store, settings, bump=True)
     summary.seconds = time.perf_counter() - start
     _write_manifest(settings, summary, store.location)
@@ -242,7 +249,7 @@ def _embed_and_write(
     store: Any,
     model: Any,
     settings: Settings,
-    progress: bool | None,
+    report: ProgressCallback,
 ) -> int:
     """Replace the chunks of `todo` in the store; returns how many chunks were written.
 
@@ -251,13 +258,14 @@ def _embed_and_write(
     searchable, and the next run sees their hash differ and redoes them.
     """
     from llama_index.core.schema import MetadataMode
-    from tqdm import tqdm
 
     stale = set(stale_ids)
+    report("chunking abstracts", 0, None)
     nodes = chunk_papers(todo, settings)
     vector_store = store.vector_store()
-    show = sys.stderr.isatty() if progress is None else progress
-    bar = tqdm(total=len(nodes), unit="chunk", desc="embedding", disable=not show, file=sys.stderr)
+    report("embedding chunks", 0, len(nodes))
+    batch = max(settings.embed_batch_size, 1)
+    done = 0
     group = write_group_size(settings)
     for i in range(0, len(nodes), group):
         part = nodes[i : i + group]
@@ -266,17 +274,45 @@ def _embed_and_write(
         # holds texts of similar length and pads little (unsorted 64-text batches did ~30%
         # more work than the bare model on the sample corpus).
         order = sorted(range(len(part)), key=lambda j: -len(texts[j]))
-        vectors = model.get_text_embedding_batch([texts[j] for j in order])
-        for j, vec in zip(order, vectors, strict=False):
-            part[j].embedding = vec
+        for b in range(0, len(order), batch):  # one model batch at a time, reported as it ends
+            some = order[b : b + batch]
+            vectors = model.get_text_embedding_batch([texts[j] for j in some])
+            for j, vec in zip(some, vectors, strict=False):
+                part[j].embedding = vec
+            done += len(some)
+            report("embedding chunks", done, len(nodes))
         replaced = sorted({n.metadata["paper_id"] for n in part} & stale)
         if replaced:
             store.delete_papers(replaced)
             stale.difference_update(replaced)
         vector_store.add(part)
-        bar.update(len(part))
-    bar.close()
     return len(nodes)
+
+
+class _Bar:
+    """The library's own progress when no callback is given: a tqdm bar for the embedding."""
+
+    def __init__(self, show: bool) -> None:
+        self.show = show
+        self.bar: Any = None
+
+    def __call__(self, phase: str, done: int = 0, total: int | None = None) -> None:
+        if not self.show or not total:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="chunk", desc=phase, file=sys.stderr)
+        self.bar.update(done - self.bar.n)
+        if done >= total:
+            self.bar.close()
+
+
+def as_callback(progress: bool | ProgressCallback | None) -> ProgressCallback:
+    """A ProgressCallback for ingest's `progress` argument (a callable, True/False or None)."""
+    if callable(progress):
+        return progress
+    return _Bar(sys.stderr.isatty() if progress is None else bool(progress))
 
 
 def write_group_size(settings: Settings) -> int:

@@ -269,4 +269,7 @@ def where_clause(filters: Filters) -> dict[str, Any] | None:
         clauses.append({"published_ord": {"$gt": 0}})
     if not clauses:
         return None
-    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+    where = clauses[0] if len(clauses) == 1 else {"$and": clauses}
+    if filters.include_undated:  # papers without a date are kept alongside the range
+        return {"$or": [where, {"published_ord": 0}]}
+    return where

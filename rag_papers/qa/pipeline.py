@@ -182,7 +182,8 @@ class Pipeline:
         else:
             reply = self.llm().complete(self.messages(question, contexts, history))
             draft = _Draft(reply.text, reply.model, dict(reply.usage))
-        return self.finish(question, mode, contexts, draft, t_retr, time.perf_counter() - t0)
+        result = self.finish(question, mode, contexts, draft, t_retr, time.perf_counter() - t0)
+        return self.note_filters(result, filters)
 
     def stream(
         self,
@@ -211,7 +212,8 @@ class Pipeline:
             if not usage.get("total_tokens"):  # many local servers send no usage when streaming
                 usage = estimate_usage(messages, text, self.settings.llm_model)
             draft = _Draft(text, getattr(llm, "model", self.settings.llm_model), usage)
-        yield self.finish(question, mode, contexts, draft, t_retr, time.perf_counter() - t0)
+        result = self.finish(question, mode, contexts, draft, t_retr, time.perf_counter() - t0)
+        yield self.note_filters(result, filters)
 
     async def arun(
         self,
@@ -232,7 +234,14 @@ class Pipeline:
             reply = await self.llm().acomplete(self.messages(question, contexts, history))
             draft = _Draft(reply.text, reply.model, dict(reply.usage))
         gen = time.perf_counter() - t0
-        return await asyncio.to_thread(self.finish, question, mode, contexts, draft, t_retr, gen)
+        result = await asyncio.to_thread(self.finish, question, mode, contexts, draft, t_retr, gen)
+        return self.note_filters(result, filters)
+
+    def note_filters(self, answer: Answer, filters: Filters | None) -> Answer:
+        """Record on the answer how many undated papers the date filter left out."""
+        count = getattr(self.retriever, "undated_excluded", None)
+        answer.undated_excluded = count(filters) if callable(count) and filters else 0
+        return answer
 
     # -- generation ---------------------------------------------------------------------
     def extract(self, question: str, contexts: list[RetrievedPaper]) -> _Draft:

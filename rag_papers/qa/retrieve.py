@@ -133,6 +133,23 @@ class Retriever:
         df = self.df(term)
         return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
 
+    def undated_excluded(self, filters: Filters | None) -> int:
+        """How many papers without a date the filter's date range left out (0 without one)."""
+        if filters is None or filters.include_undated or not filters.has_dates():
+            return 0
+        retriever = self.bm25()
+        if retriever is None:
+            return 0
+        title = (filters.title_contains or "").lower()
+        return len(
+            {
+                m.get("paper_id")
+                for m in retriever.corpus
+                if not int(m.get("published_ord") or 0)
+                and (not title or title in str(m.get("title", "")).lower())
+            }
+        )
+
     def ensure_index(self) -> None:
         if self.store.count_chunks() == 0:
             raise IndexNotFoundError(

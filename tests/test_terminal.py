@@ -1,0 +1,275 @@
+"""The command line as a terminal shows it: fast help, rendering, one copy of the answer in a
+real pseudo-terminal (tmux at 80 and 120 columns), the conversation, quiet logs, progress."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from tmux_screen import Screen, cli
+
+from rag_papers.app import console
+from rag_papers.app.cli import build_parser, main
+from rag_papers.app.terminal import Draft, Style, clean, display_width, render_answer, rows_used
+from rag_papers.qa.pipeline import CANNOT_ANSWER, Pipeline
+from rag_papers.types import Answer, Citation, RetrievedPaper
+
+HEAVY = ("gradio", "chromadb", "llama_index.core", "torch", "sentence_transformers")
+COMMANDS = ["ingest", "stats", "ask", "repl", "eval", "chat"]
+MRL_QUESTION = "How does Matryoshka Representation Learning adapt one embedding to many budgets?"
+
+IMPORTS_AFTER_HELP = """
+import sys
+from rag_papers.app.cli import main
+try:
+    main({argv!r})
+except SystemExit:
+    pass
+heavy = [m for m in {heavy!r} if m in sys.modules]
+print("HEAVY:" + ",".join(heavy), file=sys.stderr)
+"""
+
+
+# -- help -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_help_imports_no_heavy_library(command: str | None) -> None:
+    argv = [command, "--help"] if command else ["--help"]
+    proc = subprocess.run(
+        [sys.executable, "-c", IMPORTS_AFTER_HELP.format(argv=argv, heavy=HEAVY)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "usage: rag-papers" in proc.stdout
+    assert "HEAVY:\n" in proc.stderr, proc.stderr  # none of gradio, chromadb, llama-index, torch
+
+
+def test_every_option_has_help() -> None:
+    parser = build_parser()
+    ask = parser._subparsers._group_actions[0].choices["ask"]  # noqa: SLF001 (argparse has no API)
+    text = ask.format_help()
+    assert "the question, quoted" in text
+    assert "extractive quotes the abstracts" in text and "--retriever" in text
+    assert "--include-undated" in text
+    for name, sub in parser._subparsers._group_actions[0].choices.items():  # noqa: SLF001
+        for action in sub._actions:  # noqa: SLF001
+            assert action.help, f"{name} {action.option_strings or action.dest} has no help text"
+
+
+def test_options_after_the_subcommand(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    empty = tmp_path / "empty-home"
+    assert main(["ask", "What is RAG?", "--home", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no papers indexed") and str(empty) in err
+    assert main(["stats", "--home", str(empty), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["papers"] == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--year", "2025-2023"], "is reversed: 2025 comes after 2023 — did you mean 2023-2025?"),
+        (["--since", "2024-05-01", "--until", "2024-01-01"], "--since 2024-05-01 is after"),
+    ],
+)
+def test_reversed_ranges_are_errors(
+    argv: list[str], says: str, capsys: pytest.CaptureFixture[str], small_index: Path
+) -> None:
+    assert main(["ask", "distillation", *argv, "--home", str(small_index)]) == 2
+    assert says in capsys.readouterr().err
+
+
+# -- rendering --------------------------------------------------------------------------------
+def paper(n: int, **meta: object) -> RetrievedPaper:
+    return RetrievedPaper(
+        paper_id=f"p{n}",
+        title=f"Paper number {n} about a rather long subject that needs wrapping at eighty columns",
+        abstract="An abstract.",
+        score=1.0 / n,
+        metadata={"published": f"2023-0{n}-01", "arxiv_id": f"2301.0000{n}", **meta},
+    )
+
+
+def an_answer(**changes: object) -> Answer:
+    contexts = [paper(1, authors="Ada Lovelace; Alan Turing"), paper(2), paper(3)]
+    fields: dict[str, object] = {
+        "question": "q",
+        "text": "The first claim is supported by the first paper, a sentence long enough to wrap "
+        "at eighty columns on any terminal [1].",
+        "citations": [
+            Citation(1, "p1", contexts[0].title, None, "2023-01-01", "The quoted sentence.", 1.0)
+        ],
+        "abstained": False,
+        "contexts": contexts,
+        "mode": "extractive",
+        "model": "extractive",
+        "timings": {"total": 0.5},
+    }
+    fields.update(changes)
+    return Answer(**fields)  # type: ignore[arg-type]
+
+
+def test_rendering_fits_80_columns_with_references_and_uncited_papers() -> None:
+    text = render_answer(an_answer(), Style(color=True, width=79))
+    plain = clean(text)
+    assert all(display_width(line) <= 80 for line in plain.splitlines()), plain
+    assert "References" in plain and "Also retrieved, not cited" in plain
+    assert "Ada Lovelace, Alan Turing · 2023-01-01" in plain
+    assert "https://arxiv.org/abs/2301.00001" in plain
+    refs = plain.split("Also retrieved")[0]
+    assert "Paper number 2" not in refs and "Paper number 2" in plain
+    assert "mode: extractive (extractive)" not in plain
+    assert "extractive (sentences quoted from the abstracts, no LLM)" in plain
+
+
+def test_piped_output_has_no_escape_codes_or_wrapping() -> None:
+    text = render_answer(an_answer(), Style())
+    assert "\x1b" not in text
+    assert "wrap at eighty columns on any terminal [1]." in text  # one line, as written
+
+
+def test_control_sequences_from_papers_are_not_printed() -> None:
+    evil = "Title \x1b]0;owned\x07with \x1b[2Jescapes\x1b[31m and \x07bells\x9b"
+    answer = an_answer(
+        contexts=[paper(1, authors="A \x1b[8mhidden"), paper(2)],
+        citations=[Citation(1, "p1", evil, None, None, "quote \x1b[1A", 1.0)],
+    )
+    for style in (Style(), Style(color=True, width=79)):
+        shown = render_answer(answer, style)
+        without_our_colours = shown.replace("\x1b[0m", "").replace("\x1b[1m", "")
+        without_our_colours = without_our_colours.replace("\x1b[2m", "").replace("\x1b[36m", "")
+        assert "\x1b" not in without_our_colours and "\x07" not in shown
+        assert "Title with escapes and bells" in clean(shown)
+
+
+def test_an_abstention_is_said_once() -> None:
+    text = render_answer(an_answer(text=CANNOT_ANSWER, citations=[], abstained=True))
+    assert text.count(CANNOT_ANSWER) == 1 and "(abstained" not in text
+
+
+def test_the_filter_note_counts_undated_papers() -> None:
+    text = render_answer(an_answer(undated_excluded=378))
+    assert "378 papers without a publication date were left out" in text
+    assert "--include-undated" in text
+
+
+def test_draft_is_erased_over_every_row_it_wrapped_onto() -> None:
+    out = io.StringIO()
+    draft = Draft(out, columns=10, lines=24)
+    draft.add("x" * 25)
+    draft.add("\nnext")
+    assert rows_used(draft.shown, 10) == 4
+    out.seek(0)
+    out.truncate()
+    draft.clear()
+    assert out.getvalue() == "\r\x1b[3A\x1b[J"
+
+
+def test_draft_that_would_scroll_off_screen_stops_growing() -> None:
+    out = io.StringIO()
+    draft = Draft(out, columns=10, lines=5)
+    for _ in range(20):
+        draft.add("word word ")
+    assert rows_used(draft.shown, 10) <= 3
+
+
+# -- a real terminal ---------------------------------------------------------------------------
+@pytest.mark.parametrize("columns", [80, 120])
+def test_the_answer_appears_once_in_a_real_terminal(
+    columns: int, small_index: Path, small_pipeline: Pipeline
+) -> None:
+    expected = small_pipeline.run(MRL_QUESTION, mode="extractive")
+    assert not expected.abstained and len(expected.text) > columns  # the draft wraps
+    paragraphs = [p.strip() for p in expected.text.split("\n") if p.strip()]
+    screen = Screen(columns)
+    try:
+        screen.command(cli("ask", MRL_QUESTION, "--home", str(small_index), "--mode", "extractive"))
+        screen.type("echo ASK-ENDED")
+        text = screen.wait_for("\nASK-ENDED")
+    finally:
+        screen.close()
+    lines = text.splitlines()
+    for para in paragraphs:
+        start = para[: min(30, columns - 1)]
+        assert sum(line.startswith(start) for line in lines) == 1, text
+    assert text.count("References") == 1 and "papers searched" in text
+    assert all(display_width(line) <= columns for line in lines)
+
+
+def test_terminal_conversation_follow_up_and_exit(small_index: Path) -> None:
+    screen = Screen(80)
+    try:
+        screen.command(cli("repl", "--home", str(small_index), "--mode", "extractive"))
+        screen.wait_for('"exit" or Ctrl-D leaves.')
+        screen.type("What is Matryoshka Representation Learning?")
+        screen.wait_for("papers searched", count=1)
+        screen.type("what speed-ups does it report?")
+        text = screen.wait_for("papers searched", count=2)
+        assert text.count("References") + text.count("No answer") >= 2
+        screen.type("new")
+        screen.wait_for("(a new conversation)")
+        screen.type("exit")
+        screen.type("echo REPL-ENDED-$?")
+        screen.wait_for("REPL-ENDED-0")
+        screen.command(cli("ask", "-i", "--home", str(small_index)))
+        screen.wait_for('"exit" or Ctrl-D leaves.', count=2)
+        screen.key("C-d")
+        screen.type("echo CTRL-D-ENDED-$?")
+        screen.wait_for("CTRL-D-ENDED-0")
+    finally:
+        screen.close()
+
+
+def test_conversation_reads_lines_without_a_terminal(small_index: Path) -> None:
+    proc = subprocess.run(
+        cli("repl", "--home", str(small_index)),
+        input="What is Matryoshka Representation Learning?\nwhat speed-ups does it report?\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    assert proc.stdout.count("papers searched") == 2
+    assert "\x1b" not in proc.stdout
+
+
+# -- logs and progress -------------------------------------------------------------------------
+def test_library_chatter_is_quiet_by_default_and_shown_with_v(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    src = tmp_path / "papers.jsonl"
+    src.write_text(
+        json.dumps({"title": "One paper", "abstract": "About distillation of models."}) + "\n"
+    )
+    assert main(["ingest", str(src), "--home", str(tmp_path / "a")]) == 0
+    out, err = capsys.readouterr()
+    assert "read 1 paper:" in out
+    assert "bm25s" not in err and "DEBUG" not in err and "Overriding" not in err
+    for phase in ("reading papers", "loading the embedding model", "embedding chunks: 1/1"):
+        assert phase in err
+    assert "building the keyword (BM25) index" in err
+    assert main(["-v", "ingest", str(src), "--home", str(tmp_path / "b")]) == 0
+    assert "Building index from IDs" in capsys.readouterr().err
+
+
+def test_progress_repeats_itself_when_the_library_is_quiet(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(console, "PIPE_EVERY_S", 0.05)
+    out = io.StringIO()
+    progress = console.Progress(out, tty=False)
+    progress("loading the embedding model")
+    deadline = time.monotonic() + 30
+    while out.getvalue().count("loading the embedding model") < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    progress("embedding chunks", 5, 10)
+    progress.close()
+    lines = out.getvalue().splitlines()
+    assert sum("loading the embedding model" in line for line in lines) >= 3
+    assert lines[-1].endswith("embedding chunks: 5/10 (50%)")
