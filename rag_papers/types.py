@@ -55,6 +55,8 @@ class Paper:
     arxiv_id: str | None = None
     categories: list[str] = field(default_factory=list)
     source: str = ""  # file:line it was read from (first occurrence)
+    doi: str | None = None  # from reference-manager exports; kept for BibTeX export
+    venue: str | None = None  # journal or proceedings title, when the source names one
 
     @property
     def year(self) -> int | None:
@@ -85,6 +87,8 @@ class Paper:
             str(self.url),
             "|".join(self.categories),
         ]
+        if self.doi or self.venue:  # only then, so hashes of papers without them never change
+            parts += [str(self.doi), str(self.venue)]
         return hashlib.sha1("\x1f".join(parts).encode()).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:

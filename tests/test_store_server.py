@@ -102,6 +102,37 @@ def test_ingest_retrieve_and_stats_through_a_chroma_server(
     assert (again.new, again.unchanged, again.chunks) == (0, 4, 0)
 
 
+@pytest.mark.parametrize("order", ["sample_first", "2024_first"])
+def test_two_ingests_in_either_order_index_each_paper_once_on_a_server(
+    chroma_server: tuple[str, int], tmp_path: Path, order: str
+) -> None:
+    from library_subsets import ONLY, SHARED_IDS, write_subsets
+
+    host, port = chroma_server
+    settings = Settings(
+        home=tmp_path / "home", chroma_host=host, chroma_port=port, collection=f"dedup_{order}"
+    )
+    sample, extra = write_subsets(tmp_path)
+    files = [sample, extra] if order == "sample_first" else [extra, sample]
+    ingest([files[0]], settings=settings, progress=False)
+    second = ingest([files[1]], settings=settings, progress=False)
+    assert second.new == ONLY
+    assert second.updated + second.unchanged == len(SHARED_IDS)
+    stats = collection_stats(settings)
+    assert stats["papers"] == len(SHARED_IDS) + 2 * ONLY
+
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    client = chromadb.HttpClient(
+        host=host, port=port, settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    metas = client.get_collection(f"dedup_{order}").get(include=["metadatas"])["metadatas"]
+    ids = {m["paper_id"] for m in metas}
+    assert {f"arxiv:{i}" for i in SHARED_IDS} <= ids
+    assert len(ids) == len(SHARED_IDS) + 2 * ONLY
+
+
 def test_unreachable_server_is_a_config_error(tmp_path: Path) -> None:
     port = free_port()  # nothing listens here
     settings = Settings(home=tmp_path, chroma_host="127.0.0.1", chroma_port=port)

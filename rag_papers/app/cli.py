@@ -80,11 +80,19 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             )
         return input("continue? [y/N] ").strip().lower() in ("y", "yes")
 
-    papers = None
-    if args.arxiv:
-        from rag_papers.providers.arxiv import fetch_arxiv
+    fetched_papers: list[Any] | None = None
+    fetched_warnings: list[str] = []
+    if args.arxiv or args.arxiv_ids:
+        from rag_papers.providers.arxiv import fetch_arxiv, fetch_arxiv_ids, parse_arxiv_ids
 
-        papers = fetch_arxiv(args.arxiv, max_results=args.max_results).papers
+        fetched_papers = []
+        for fetched in (
+            fetch_arxiv(args.arxiv, max_results=args.max_results) if args.arxiv else None,
+            fetch_arxiv_ids(parse_arxiv_ids(args.arxiv_ids)) if args.arxiv_ids else None,
+        ):
+            if fetched is not None:
+                fetched_papers.extend(fetched.papers)
+                fetched_warnings.extend(fetched.warnings)
     reporter = console.Progress(sys.stderr)
     try:
         summary = ingest(
@@ -93,17 +101,27 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             settings=settings,
             rebuild=args.rebuild,
             strict=args.strict,
-            papers=papers,
+            papers=fetched_papers,
             confirm=confirm,
             progress=reporter,
         )
     finally:
         reporter.close()
+    summary.warnings = fetched_warnings + summary.warnings
+    if args.json:
+        print(json.dumps(summary.to_dict(), indent=2))
+        return 0
     for warning in summary.warnings[:20]:
         print(f"warning: {warning}", file=sys.stderr)
     if len(summary.warnings) > 20:
         print(f"warning: … and {len(summary.warnings) - 20} more", file=sys.stderr)
+    for skipped in summary.skipped_files:
+        print(f"skipped file: {skipped}", file=sys.stderr)
     print(summary.line())
+    if summary.no_abstract:
+        print(f"{len(summary.no_abstract)} entries have no abstract and were not indexed:")
+        for entry in summary.no_abstract:
+            print(f"  {entry}")
     return 0
 
 
@@ -223,7 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "ingest",
         parents=[common],
-        help="index paper collections (listing .txt, .json, .jsonl, .csv, arXiv Atom .xml)",
+        help="index paper collections (listing .txt, .json, .jsonl, .csv, arXiv Atom .xml, "
+        "BibTeX .bib, RIS .ris, CSL-JSON, Zotero CSV)",
         description="Index paper files or folders; a second run embeds only new or changed papers.",
     )
     p.add_argument("paths", nargs="*", help="files or folders")
@@ -234,6 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--arxiv", metavar="QUERY", help="also fetch papers from the arXiv API (needs network)"
     )
     p.add_argument("--max-results", type=int, default=50, help="papers to fetch with --arxiv")
+    p.add_argument(
+        "--arxiv-ids",
+        metavar="FILE_OR_IDS",
+        help="also fetch these arXiv ids (a file, one per line, or '2401.04081,hep-th/9901001')",
+    )
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--rebuild", action="store_true", help="delete the index and start over")
     p.add_argument(
         "--strict",

@@ -44,6 +44,8 @@ _HIDDEN_KEYS = [
     "content_hash",
     "n_chunks",
     "chunk_index",
+    "doi",
+    "venue",
 ]
 
 
@@ -59,12 +61,21 @@ class IngestSummary:
     chunks: int = 0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    # entries without an abstract (cannot be answered from): "title (path:line)"
+    no_abstract: list[str] = field(default_factory=list)
+    # files in the given folders that no reader reads: "path: why"
+    skipped_files: list[str] = field(default_factory=list)
 
     def line(self) -> str:
+        extra = ""
+        if self.no_abstract:
+            extra += f" ({len(self.no_abstract)} without abstract)"
+        if self.skipped_files:
+            extra += f"; {len(self.skipped_files)} files skipped"
         return (
-            f"read {self.read} paper{'' if self.read == 1 else 's'}: {self.new} new, {self.updated} updated, "
-            f"{self.unchanged} unchanged, {self.skipped} skipped; {self.chunks} chunks embedded "
-            f"in {self.seconds:.1f} s"
+            f"read {self.read} paper{'' if self.read == 1 else 's'}: {self.new} new, "
+            f"{self.updated} updated, {self.unchanged} unchanged, {self.skipped} skipped{extra}; "
+            f"{self.chunks} chunks embedded in {self.seconds:.1f} s"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -74,7 +85,7 @@ class IngestSummary:
 def paper_metadata(paper: Paper) -> dict[str, Any]:
     """Flat metadata Chroma can filter on (no None: unknown numbers are 0 / -1)."""
     published = paper.published or ""
-    return {
+    meta: dict[str, Any] = {
         "paper_id": paper.paper_id,
         "title": paper.title,
         "published": published,
@@ -89,6 +100,11 @@ def paper_metadata(paper: Paper) -> dict[str, Any]:
         "source": paper.source,
         "content_hash": paper.content_hash,
     }
+    if paper.doi:  # only when known: older stores and most sources have neither
+        meta["doi"] = paper.doi
+    if paper.venue:
+        meta["venue"] = paper.venue
+    return meta
 
 
 def chunk_papers(papers: Sequence[Paper], settings: Settings) -> list[Any]:
@@ -156,6 +172,7 @@ def ingest(
     (or None on a terminal) shows a tqdm bar on stderr instead.
     """
     from rag_papers.index.bm25 import mark_changed, rebuild_bm25
+    from rag_papers.index.reconcile import reconcile
     from rag_papers.index.store import PaperStore
     from rag_papers.providers.embed import embed_model_id, embedding_dim, make_embed_model
 
@@ -180,6 +197,8 @@ def ingest(
         all_papers.extend(result.papers)
         summary.warnings = list(result.warnings)
         summary.skipped = result.skipped
+        summary.no_abstract = list(result.no_abstract)
+        summary.skipped_files = list(result.skipped_files)
     if papers is not None:  # two Papers with one id would collide in the store
         all_papers, _ = sources.dedupe(all_papers)
     summary.read = len(all_papers)
@@ -191,12 +210,24 @@ def ingest(
     store.check_model(model_id)
     store.check_chunking(f"{settings.chunk_tokens}/{settings.chunk_overlap}")
     states = store.paper_states()
+    # The same paper may be stored under another id (from a listing without arXiv ids, say).
+    stored = (m for _, _, metas in store.iter_chunks(include_documents=False) for m in metas)
+    known = reconcile(all_papers, stored)
+    all_papers = known.papers
+    summary.read = len(all_papers)
 
     todo: list[Paper] = []
     stale_ids: list[str] = []
     for paper in all_papers:
         st = states.get(paper.paper_id)
-        if st is None:
+        if paper.paper_id in known.unchanged and st is not None and st.complete:
+            summary.unchanged += 1
+        elif paper.paper_id in known.updated:
+            summary.updated += 1
+            todo.append(paper)
+            if st is not None:
+                stale_ids.append(paper.paper_id)
+        elif st is None:
             summary.new += 1
             todo.append(paper)
         elif st.content_hash != paper.content_hash or not st.complete:
@@ -219,7 +250,11 @@ def ingest(
         store.bind_model(model_id, embedding_dim(model))
         mark_changed(store)
         summary.chunks = _embed_and_write(todo, stale_ids, store, model, settings, report)
-    if todo or rebuild or not settings.bm25_dir.exists():
+    if known.superseded:  # only now that the merged papers are written
+        if not todo:
+            mark_changed(store)
+        store.delete_papers(known.superseded)
+    if todo or known.superseded or rebuild or not settings.bm25_dir.exists():
         report("building the keyword (BM25) index")
         rebuild_bm25(store, settings, bump=True)
     summary.seconds = time.perf_counter() - start

@@ -1,8 +1,9 @@
 """Readers: paper collections in the formats people actually have -> deduplicated `Paper`s.
 
 Supported: Hugging Face Papers listing text (what a browser's "save as text" gives), JSON
-Lines, JSON (a list, ``{"papers": [...]}`` or an object keyed by arXiv id), CSV, and saved
-arXiv API Atom responses. Every reader returns a `ReadResult`; problems with single entries
+Lines, JSON (a list, ``{"papers": [...]}`` or an object keyed by arXiv id), CSV, saved
+arXiv API Atom responses, and reference-manager exports: BibTeX, RIS, CSL-JSON and Zotero
+CSV. `registry.READERS` is the table of formats (a new one is a module plus a line). Every reader returns a `ReadResult`; problems with single entries
 become warnings that name the file and line (so a user can fix the file), problems with a
 whole file raise `InputError`.
 
@@ -12,11 +13,22 @@ The live arXiv API is a provider: `rag_papers.providers.arxiv.fetch_arxiv`.
 """
 
 from rag_papers.readers.atom import read_arxiv_atom
-from rag_papers.readers.base import SUPPORTED_SUFFIXES, ReadResult, sample_corpus_dir
+from rag_papers.readers.base import ReadResult, sample_corpus_dir
 from rag_papers.readers.dedupe import dedupe
-from rag_papers.readers.registry import read_csv, read_json, read_jsonl, read_listing, read_paths
+from rag_papers.readers.registry import (
+    READERS,
+    SUPPORTED_SUFFIXES,
+    Reader,
+    read_csv,
+    read_json,
+    read_jsonl,
+    read_listing,
+    read_paths,
+)
 
 __all__ = [
+    "READERS",
+    "Reader",
     "SUPPORTED_SUFFIXES",
     "ReadResult",
     "dedupe",

@@ -20,8 +20,6 @@ from rag_papers.types import Paper
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED_SUFFIXES = (".txt", ".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".xml", ".atom")
-
 
 @dataclass
 class ReadResult:
@@ -31,6 +29,10 @@ class ReadResult:
     entries: int  # entries read and kept before dedup (entries - len(papers) = merges)
     warnings: list[str] = field(default_factory=list)  # "path:LINE: what is wrong — what to do"
     skipped: int = 0  # entries dropped (no title, no abstract, malformed line)
+    # entries without an abstract whose paper no other entry supplied: "title (path:line)"
+    no_abstract: list[str] = field(default_factory=list)
+    # files a folder held that no reader reads: "path: why"
+    skipped_files: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -40,6 +42,7 @@ class RawEntries:
     papers: list[Paper] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     skipped: int = 0
+    no_abstract: list[Paper] = field(default_factory=list)  # title and id only, for the summary
 
     def skip(self, where: str, problem: str) -> None:
         self.warnings.append(f"{where}: {problem}")
@@ -159,3 +162,51 @@ def date_matches(date_text: str | None, published: str) -> bool:
     if not m or m["mon"].lower() not in _MONTHS:
         return False
     return published[5:] == f"{_MONTHS[m['mon'].lower()]:02d}-{int(m['day']):02d}"
+
+
+# -- reference-manager fields -----------------------------------------------------------------
+
+
+def arxiv_id_in(*values: Any) -> str | None:
+    """The arXiv id in the first value that names arXiv ("arXiv:2401.04081", an arxiv.org
+    URL, the DataCite DOI 10.48550/arXiv.2401.04081); other DOIs and URLs are never read as
+    ids (10.1145/3581783.3612345 holds digits that look like one)."""
+    from rag_papers.types import clean_arxiv_id
+
+    for value in values:
+        text = clean_text(value)
+        if "arxiv" in text.lower():
+            found = clean_arxiv_id(text)
+            if found:
+                return found
+    return None
+
+
+def partial_date(year: Any, month: Any = None, day: Any = None) -> str | None:
+    """ "2024-01-08", "2024-01" or "2024" from parts a reference manager gives (month as a
+    number or a name such as "jan"); parse_date keeps a date without its day as text."""
+    try:
+        y = int(str(year).strip()[:4])
+    except (TypeError, ValueError):
+        return None
+    m: int | None = None
+    if month not in (None, ""):
+        text = str(month).strip().lower()
+        m = int(text) if text.isdigit() else _MONTHS.get(text[:3])
+    if not m or not 1 <= m <= 12:
+        return f"{y:04d}"
+    try:
+        d = int(str(day).strip()) if day not in (None, "") else None
+    except ValueError:
+        d = None
+    if d and iso_date(y, m, d):
+        return f"{y:04d}-{m:02d}-{d:02d}"
+    return f"{y:04d}-{m:02d}"
+
+
+def person_name(name: str) -> str:
+    """ "Last, First" (RIS, Zotero CSV) -> "First Last", the form the other sources use."""
+    if "," in name:
+        family, _, given = name.partition(",")
+        return clean_text(f"{given} {family}")
+    return clean_text(name)

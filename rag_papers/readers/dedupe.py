@@ -14,14 +14,16 @@ logger = logging.getLogger(__name__)
 # -- dedup ----------------------------------------------------------------------------------
 
 
-def _merge_into(kept: Paper, other: Paper) -> None:
-    """Fill what `kept` lacks from `other`; the first occurrence's text wins."""
+def merge_into(kept: Paper, other: Paper) -> None:
+    """Fill what `kept` lacks from `other`, in place; the first occurrence's text wins."""
     if not kept.title:
         kept.title = other.title
     if not kept.abstract:
         kept.abstract = other.abstract
     kept.url = kept.url or other.url
     kept.arxiv_id = kept.arxiv_id or other.arxiv_id
+    kept.doi = kept.doi or other.doi
+    kept.venue = kept.venue or other.venue
     if not kept.authors and other.authors:
         kept.authors = list(other.authors)
     kept.n_authors = kept.n_authors or other.n_authors or (len(kept.authors) or None)
@@ -59,7 +61,7 @@ def dedupe(papers: Iterable[Paper]) -> tuple[list[Paper], int]:
             kept.append(match)
             by_title.setdefault(match.dedup_key, []).append(match)
         else:
-            _merge_into(match, paper)
+            merge_into(match, paper)
             merges += 1
             if paper.dedup_key != match.dedup_key:  # met by id under another title
                 aliases = by_title.setdefault(paper.dedup_key, [])
@@ -78,4 +80,28 @@ def finish(raws: list[RawEntries]) -> ReadResult:
         entries=len(everything),
         warnings=[w for raw in raws for w in raw.warnings],
         skipped=sum(raw.skipped for raw in raws),
+        no_abstract=missing_abstracts([p for raw in raws for p in raw.no_abstract], papers),
     )
+
+
+def missing_abstracts(without: Iterable[Paper], papers: Iterable[Paper]) -> list[str]:
+    """Entries without an abstract whose paper no other entry supplied, as "title (where)".
+
+    A paper listed without an abstract in a .bib file but with one in a .ris file is indexed
+    from the .ris entry: only papers that end up missing are worth telling the user about.
+    """
+    ids = set()
+    keys = set()
+    for paper in papers:
+        keys.add(paper.dedup_key)
+        if paper.arxiv_id:
+            ids.add(paper.arxiv_id)
+    out: list[str] = []
+    for entry in without:
+        if (entry.arxiv_id and entry.arxiv_id in ids) or entry.dedup_key in keys:
+            continue
+        out.append(f"{entry.title} ({entry.source})")
+        keys.add(entry.dedup_key)
+        if entry.arxiv_id:
+            ids.add(entry.arxiv_id)
+    return out

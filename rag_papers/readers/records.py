@@ -29,6 +29,8 @@ _ALIASES = {
     "authors": ("authors",),
     "n_authors": ("n_authors",),
     "categories": ("categories",),
+    "doi": ("doi",),
+    "venue": ("venue", "journal", "booktitle"),
 }
 
 
@@ -72,8 +74,7 @@ def _record_to_paper(record: Any, where: str, key_id: str | None = None) -> Pape
     if not title:
         return 'paper has no title — skipped; add a "title" field'
     if not abstract:
-        fix = 'add an "abstract" (or "summary") field'
-        return f'paper "{title[:80]}" has no abstract — skipped; {fix}'
+        return f'paper "{title[:80]}" has no abstract — skipped; {NO_ABSTRACT_FIX}'
     url = clean_text(_field(record, "url")) or None
     candidates = [record.get("arxiv_id"), record.get("id"), url, key_id]
     arxiv_id = next((i for i in (clean_arxiv_id(str(c)) for c in candidates if c) if i), None)
@@ -98,15 +99,34 @@ def _record_to_paper(record: Any, where: str, key_id: str | None = None) -> Pape
         arxiv_id=arxiv_id,
         categories=_split_categories(_field(record, "categories")),
         source=where,
+        doi=clean_text(_field(record, "doi")) or None,
+        venue=clean_text(_field(record, "venue")) or None,
     )
 
 
+NO_ABSTRACT_FIX = 'add an "abstract" (or "summary") field'
+
+
 def add_record(raw: RawEntries, record: Any, where: str, key_id: str | None = None) -> None:
+    """Append the record's paper, or skip it with a warning; a paper without an abstract is
+    also listed in `raw.no_abstract` (it cannot be answered from, but the user should know)."""
     result = _record_to_paper(record, where, key_id)
     if isinstance(result, Paper):
         raw.papers.append(result)
-    else:
-        raw.skip(where, result)
+        return
+    raw.skip(where, result)
+    if "has no abstract" in result and isinstance(record, dict):
+        lowered = {str(k).strip().lower(): v for k, v in record.items()}
+        url = clean_text(_field(lowered, "url"))
+        ids = [lowered.get("arxiv_id"), lowered.get("id"), url, key_id]
+        raw.no_abstract.append(
+            Paper(
+                title=clean_text(_field(lowered, "title")),
+                abstract="",
+                arxiv_id=next((i for i in (clean_arxiv_id(str(c)) for c in ids if c) if i), None),
+                source=where,
+            )
+        )
 
 
 def jsonl_entries(path: Path, text: str) -> RawEntries:
@@ -136,7 +156,7 @@ def _skip_ws(text: str, pos: int) -> int:
     return match.end() if match else pos
 
 
-def _json_members(text: str, pos: int) -> Iterator[tuple[Any, Any, int]]:
+def json_members(text: str, pos: int) -> Iterator[tuple[Any, Any, int]]:
     """(key or index, value, offset) of each member of the array/object at `pos`.
 
     Only called on text json.loads accepted; it exists to know each record's line number.
@@ -175,17 +195,17 @@ def json_entries(path: Path, text: str) -> RawEntries:
     lines = LineIndex(text)
     top = _skip_ws(text, 0)
     if isinstance(data, list):
-        for _, record, offset in _json_members(text, top):
+        for _, record, offset in json_members(text, top):
             add_record(raw, record, f"{path}:{lines.line(offset)}")
     elif isinstance(data, dict) and isinstance(data.get("papers"), list):
-        for key, _value, offset in _json_members(text, top):
+        for key, _value, offset in json_members(text, top):
             if key == "papers":
-                for _, record, off in _json_members(text, offset):
+                for _, record, off in json_members(text, offset):
                     add_record(raw, record, f"{path}:{lines.line(off)}")
     elif isinstance(data, dict) and isinstance(data.get("title"), str):
         add_record(raw, data, f"{path}:{lines.line(top)}")  # a single paper
     elif isinstance(data, dict) and data and all(isinstance(v, dict) for v in data.values()):
-        for key, record, offset in _json_members(text, top):  # keyed by arXiv id
+        for key, record, offset in json_members(text, top):  # keyed by arXiv id
             add_record(raw, record, f"{path}:{lines.line(offset)}", key_id=str(key))
     else:
         raise InputError(

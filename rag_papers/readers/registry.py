@@ -1,18 +1,30 @@
-"""Which reader reads a file: suffixes, content sniffing, folders, and read_paths()."""
+"""Which reader reads a file: one table of readers, folders, and read_paths().
+
+Adding a format is one module with a sniff and an entries function, plus one line in
+`READERS`. A file's reader is the first whose suffixes include the file's and whose sniff
+accepts its text; a file whose suffix no reader claims goes to the first sniff that accepts
+it; failing both, the first reader claiming the suffix reads it (and explains what is
+wrong), and text without a claim is read as a listing.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from rag_papers.errors import InputError
 from rag_papers.readers.atom import atom_entries
-from rag_papers.readers.base import SUPPORTED_SUFFIXES, RawEntries, ReadResult, load_text
+from rag_papers.readers.base import RawEntries, ReadResult, load_text
+from rag_papers.readers.bibtex import bibtex_entries, looks_bibtex
+from rag_papers.readers.csl import csl_entries, looks_csl
 from rag_papers.readers.dedupe import finish
 from rag_papers.readers.listing import listing_entries
 from rag_papers.readers.records import csv_entries, json_entries, jsonl_entries
+from rag_papers.readers.ris import looks_ris, ris_entries
+from rag_papers.readers.zotero import looks_zotero_csv, zotero_csv_entries
 
 logger = logging.getLogger(__name__)
 
@@ -55,54 +67,110 @@ def _looks_jsonl(text: str) -> bool:
             return False
 
 
-def _detect(path: Path, text: str) -> str:
-    """The format of a file: its extension decides, content breaks ties (.txt, .json, unknown)."""
-    suffix = path.suffix.lower()
-    head = text.lstrip()[:200]
-    if suffix in (".xml", ".atom"):
-        return "atom"
-    if suffix in (".jsonl", ".ndjson"):
-        return "jsonl"
-    if suffix in (".csv", ".tsv"):
-        return "csv"
-    if suffix == ".json" or head.startswith(("{", "[")):
-        return "jsonl" if _looks_jsonl(text) else "json"
-    if head.startswith("<"):
-        return "atom"
+def _looks_json(text: str) -> bool:
+    return text.lstrip()[:1] in ("{", "[") and not _looks_jsonl(text)
+
+
+def _looks_atom(text: str) -> bool:
+    return text.lstrip()[:1] == "<"
+
+
+def _looks_csv(text: str) -> bool:
     first = text.lstrip().split("\n", 1)[0].lower()
-    if (
-        suffix != ".txt"
-        and "title" in first
+    return (
+        "title" in first
         and ("abstract" in first or "summary" in first)
         and ("," in first or "\t" in first)
-    ):
-        return "csv"
-    return "listing"
+    )
 
 
-def _expand(paths: Iterable[str | Path]) -> list[Path]:
+def _atom_file_entries(path: Path, text: str) -> RawEntries:
+    raw, _ = atom_entries(text, str(path))
+    return raw
+
+
+def _never(text: str) -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class Reader:
+    """One input format: the suffixes it claims, a content test, and its entries function."""
+
+    kind: str
+    suffixes: tuple[str, ...]
+    sniff: Callable[[str], bool]
+    entries: Callable[[Path, str], RawEntries]
+    label: str  # what a user calls it, for help and messages
+
+
+READERS: tuple[Reader, ...] = (
+    Reader("atom", (".xml", ".atom"), _looks_atom, _atom_file_entries, "arXiv API Atom"),
+    Reader("bibtex", (".bib", ".bibtex"), looks_bibtex, bibtex_entries, "BibTeX"),
+    Reader("ris", (".ris",), looks_ris, ris_entries, "RIS"),
+    Reader("zotero_csv", (".csv",), looks_zotero_csv, zotero_csv_entries, "Zotero CSV"),
+    Reader("csl_json", (".json",), looks_csl, csl_entries, "CSL-JSON"),
+    Reader("jsonl", (".jsonl", ".ndjson", ".json"), _looks_jsonl, jsonl_entries, "JSON Lines"),
+    Reader("json", (".json",), _looks_json, json_entries, "JSON"),
+    Reader("csv", (".csv", ".tsv"), _looks_csv, csv_entries, "CSV"),
+    Reader("listing", (".txt",), _never, listing_entries, "HF Papers listing text"),
+)
+
+SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(dict.fromkeys(s for r in READERS for s in r.suffixes))
+
+
+def detect(path: Path, text: str) -> Reader:
+    """The reader for a file (see the module docstring for the order of the tests)."""
+    suffix = path.suffix.lower()
+    claiming = [r for r in READERS if suffix in r.suffixes]
+    for reader in claiming:
+        if reader.sniff(text):
+            return reader
+    if not claiming or suffix == ".txt":
+        for reader in READERS:
+            if reader.sniff(text) and (suffix != ".txt" or not reader.kind.endswith("csv")):
+                return reader
+    return claiming[0] if claiming else READERS[-1]
+
+
+def _skip_reason(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        why = "PDF full text is not read — export the reference list (.bib, .ris, Zotero CSV)"
+    elif suffix:
+        why = f"unsupported {suffix} file"
+    else:
+        why = "no file extension"
+    return f"{path}: {why} (supported: {', '.join(SUPPORTED_SUFFIXES)})"
+
+
+def _expand(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
+    """Files to read, and the files folders held that no reader claims, with why."""
     files: list[Path] = []
+    skipped: list[str] = []
     for item in paths:
         p = Path(item)
         if p.is_dir():
-            found = sorted(
-                f
-                for f in p.rglob("*")
-                if f.is_file()
-                and f.suffix.lower() in SUPPORTED_SUFFIXES
-                and not any(part.startswith(".") for part in f.relative_to(p).parts)
-            )
+            found = []
+            for f in sorted(p.rglob("*")):
+                if not f.is_file() or any(part.startswith(".") for part in f.relative_to(p).parts):
+                    continue
+                if f.suffix.lower() in SUPPORTED_SUFFIXES:
+                    found.append(f)
+                else:
+                    skipped.append(_skip_reason(f))
             if not found:
                 raise InputError(
                     f"{p}: no paper files inside — expected {', '.join(SUPPORTED_SUFFIXES)}"
+                    + (f"; skipped {len(skipped)} other file(s)" if skipped else "")
                 )
             files.extend(found)
         else:
-            files.append(p)  # missing files are reported by load_text
+            files.append(p)  # named explicitly: read whatever it is (missing: load_text says so)
     unique: dict[Path, Path] = {}
     for f in files:
         unique.setdefault(f.resolve(), f)
-    return list(unique.values())
+    return list(unique.values()), skipped
 
 
 def read_paths(paths: Iterable[str | Path], *, strict: bool = False) -> ReadResult:
@@ -112,26 +180,19 @@ def read_paths(paths: Iterable[str | Path], *, strict: bool = False) -> ReadResu
     pipelines that must not silently lose papers.
     """
     raws: list[RawEntries] = []
-    files = _expand([paths] if isinstance(paths, (str, Path)) else paths)
+    files, skipped_files = _expand([paths] if isinstance(paths, (str, Path)) else paths)
     if not files:
         raise InputError("no input paths given — pass files or directories of papers")
     for path in files:
         p, text = load_text(path)
-        kind = _detect(p, text)
-        if kind == "atom":
-            raw, _ = atom_entries(text, str(p))
-        else:
-            raw = {
-                "listing": listing_entries,
-                "jsonl": jsonl_entries,
-                "json": json_entries,
-                "csv": csv_entries,
-            }[kind](p, text)
+        reader = detect(p, text)
+        raw = reader.entries(p, text)
         logger.info(
-            "read %d entries from %s (%s, %d skipped)", len(raw.papers), p, kind, raw.skipped
+            "read %d entries from %s (%s, %d skipped)", len(raw.papers), p, reader.kind, raw.skipped
         )
         raws.append(raw)
     result = finish(raws)
+    result.skipped_files = skipped_files
     if strict and result.warnings:
         shown = "\n  ".join(result.warnings[:10])
         more = f"\n  ... and {len(result.warnings) - 10} more" if len(result.warnings) > 10 else ""
