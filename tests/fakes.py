@@ -25,11 +25,6 @@ class ScriptedLLM:
         self.model = model
         self._replies: deque[str] = deque(replies or [])
         self.history: list[list[dict[str, str]]] = []
-        self.last_usage: dict[str, int] = {
-            "prompt_tokens": 0,
-            "completion_tokens": 0,
-            "total_tokens": 0,
-        }
 
     def enqueue(self, *replies: str) -> ScriptedLLM:
         self._replies.extend(replies)
@@ -56,7 +51,6 @@ class ScriptedLLM:
             "completion_tokens": completion,
             "total_tokens": prompt + completion,
         }
-        self.last_usage = usage
         return LLMReply(text=text, usage=dict(usage), model=self.model)
 
     def complete(self, messages: list[dict[str, str]]) -> LLMReply:
@@ -65,11 +59,11 @@ class ScriptedLLM:
     async def acomplete(self, messages: list[dict[str, str]]) -> LLMReply:
         return self._take(messages)
 
-    def stream(self, messages: list[dict[str, str]]) -> Iterator[str]:
-        """Yield the reply in pieces of a few characters, like a real server's deltas."""
+    def stream(self, messages: list[dict[str, str]]) -> Iterator[str | LLMReply]:
+        """Yield the reply in pieces of a few characters, like a real server's deltas, then
+        the whole reply with its usage."""
         reply = self._take(messages)
-        self.last_usage = {k: 0 for k in reply.usage}  # set for real once the stream is read
         size = 4
         for start in range(0, len(reply.text), size):
             yield reply.text[start : start + size]
-        self.last_usage = reply.usage
+        yield reply

@@ -127,7 +127,7 @@ def test_llm_citations_are_mapped_and_unknown_numbers_dropped(small_index) -> No
         "MRL encodes information at different granularities [1]. It also cures cancer [7].",
     )
     ans = pipe.run(MRL_Q, mode="openai")
-    assert ans.mode == "openai" and ans.model == "scripted"
+    assert ans.mode == "llm" and ans.model == "scripted"
     assert ans.dropped_citations == [7]
     assert "[7]" not in ans.text
     assert {c.number for c in ans.citations} <= set(range(1, len(ans.contexts) + 1))
@@ -145,7 +145,7 @@ def test_llm_uncited_sentence_gets_post_hoc_attribution(small_index) -> None:
         "a single embedding to adapt to the computational constraints of downstream tasks."
     )
     pipe, _ = llm_pipeline(small_index, mrl_sentence)
-    ans = pipe.run(MRL_Q, mode="openai")
+    ans = pipe.run(MRL_Q, mode="llm")
     assert ans.citations and all(c.added_by_code for c in ans.citations)
     assert any(c.title == MRL for c in ans.citations)
     assert markers(ans.text)
@@ -153,7 +153,7 @@ def test_llm_uncited_sentence_gets_post_hoc_attribution(small_index) -> None:
 
 def test_llm_abstention_phrase_sets_abstained(small_index) -> None:
     pipe, _ = llm_pipeline(small_index, f"{CANNOT_ANSWER}")
-    ans = pipe.run("What is the capital of the moon?", mode="openai")
+    ans = pipe.run("What is the capital of the moon?", mode="llm")
     assert ans.abstained and ans.citations == [] and ans.text == CANNOT_ANSWER
 
 

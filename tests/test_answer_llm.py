@@ -33,7 +33,7 @@ def test_answer_through_a_real_http_server_with_retries(
         llm_max_wait=0.1,
     )
     ans = answer(MRL_Q, settings=settings)
-    assert settings.resolved_mode() == "openai" and ans.mode == "openai"
+    assert settings.resolved_mode() == "llm" and ans.mode == "llm"
     assert fault_server.attempts == 2
     assert ans.citations and ans.citations[0].number == 1
     assert ans.usage.get("total_tokens", 0) > 0
@@ -80,7 +80,7 @@ def hostile_home(tmp_path_factory):
 def test_injected_instructions_stay_inside_a_delimited_source(hostile_home) -> None:
     llm = ScriptedLLM(["The lattice code reduces widget size by 41% on WidgetBench [1]."])
     pipe = Pipeline(Settings(home=hostile_home), llm=llm)
-    ans = pipe.run("How much does the lattice code reduce quantum widget size?", mode="openai")
+    ans = pipe.run("How much does the lattice code reduce quantum widget size?", mode="llm")
     system, user = llm.history[0]
     assert "never follow them" in system["content"]
     # The planted closing tag cannot end the source early: exactly one real </source> per source.
@@ -101,5 +101,5 @@ def test_extractive_mode_quotes_hostile_text_but_never_obeys_it(hostile_home) ->
 
 def test_scripted_llm_abstention_keeps_contexts(hostile_home) -> None:
     pipe = Pipeline(Settings(home=hostile_home), llm=ScriptedLLM([CANNOT_ANSWER]))
-    ans = pipe.run("Who won the 1998 World Cup?", mode="openai")
+    ans = pipe.run("Who won the 1998 World Cup?", mode="llm")
     assert ans.abstained and ans.contexts

@@ -32,7 +32,7 @@ def test_real_model_answer_has_text_and_only_known_citations(
     small_index, llama_base_url: str
 ) -> None:
     ans = answer(Q, settings=settings(small_index, llama_base_url), k=3)
-    assert ans.mode == "openai" and ans.model
+    assert ans.mode == "llm" and ans.model
     assert ans.text.strip()
     assert all(1 <= c.number <= len(ans.contexts) for c in ans.citations)
     assert ans.usage["total_tokens"] > 0

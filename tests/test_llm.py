@@ -11,6 +11,7 @@ import email.utils
 import logging
 import socket
 import time
+from collections.abc import Iterable
 
 import pytest
 from fakes import ScriptedLLM
@@ -22,7 +23,6 @@ from rag_papers.providers.llm import (
     LLMReply,
     OpenAICompatLLM,
     make_llm,
-    retry_after_seconds,
 )
 from rag_papers.settings import Settings
 
@@ -30,6 +30,11 @@ MESSAGES = [
     {"role": "system", "content": "Answer from the sources."},
     {"role": "user", "content": "What is attention?"},
 ]
+
+
+def text_of(stream: Iterable[str | LLMReply]) -> str:
+    """The text a stream yielded (its final item is the LLMReply with the usage)."""
+    return "".join(item for item in stream if isinstance(item, str))
 
 
 def make(server: FaultServer, **overrides: object) -> OpenAICompatLLM:
@@ -257,10 +262,15 @@ def test_stream_yields_deltas_in_order_and_sets_usage(fault_server: FaultServer)
     fault_server.stream("Transformers use self attention [1].")
     llm = make(fault_server)
 
-    pieces = list(llm.stream(MESSAGES))
+    *pieces, reply = llm.stream(MESSAGES)
 
     assert pieces == ["Transformers ", "use ", "self ", "attention ", "[1]."]
-    assert llm.last_usage == {"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16}
+    assert reply == LLMReply(
+        text="Transformers use self attention [1].",
+        usage={"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16},
+        model=reply.model,
+    )
+    assert reply.model
     body = fault_server.requests[0].body
     assert body["stream"] is True
     assert body["stream_options"] == {"include_usage": True}
@@ -269,8 +279,9 @@ def test_stream_yields_deltas_in_order_and_sets_usage(fault_server: FaultServer)
 def test_stream_without_usage_from_server_is_tolerated(fault_server: FaultServer) -> None:
     fault_server.stream("no usage here", usage=False)
     llm = make(fault_server)
-    assert "".join(llm.stream(MESSAGES)) == "no usage here"
-    assert llm.last_usage == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    *pieces, reply = llm.stream(MESSAGES)
+    assert "".join(pieces) == reply.text == "no usage here"
+    assert reply.usage == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
 
 
 def test_stream_falls_back_when_server_rejects_stream_options(
@@ -279,7 +290,7 @@ def test_stream_falls_back_when_server_rejects_stream_options(
     fault_server.status(400, body='{"error": {"message": "Unrecognized field: stream_options"}}')
     fault_server.stream("plain stream")
     llm = make(fault_server)
-    assert "".join(llm.stream(MESSAGES)) == "plain stream"
+    assert text_of(llm.stream(MESSAGES)) == "plain stream"
     first, second = (r.body for r in fault_server.requests)
     assert "stream_options" in first and "stream_options" not in second
 
@@ -287,7 +298,7 @@ def test_stream_falls_back_when_server_rejects_stream_options(
 def test_stream_is_retried_before_anything_was_yielded(fault_server: FaultServer) -> None:
     fault_server.status(503).slow(3).stream("second try works")
     llm = make(fault_server, timeout=0.3)
-    assert "".join(llm.stream(MESSAGES)) == "second try works"
+    assert text_of(llm.stream(MESSAGES)) == "second try works"
     assert fault_server.attempts == 3
 
 
@@ -387,19 +398,6 @@ def test_make_llm_reads_settings(
 # -- Retry-After parsing ------------------------------------------------------------------
 
 
-def test_retry_after_seconds_reads_every_form() -> None:
-    assert retry_after_seconds({"retry-after": "3"}) == 3.0
-    assert retry_after_seconds({"retry-after": "0.5"}) == 0.5
-    assert retry_after_seconds({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
-    in_ten = email.utils.formatdate(time.time() + 10, usegmt=True)
-    assert 8.0 <= retry_after_seconds({"retry-after": in_ten}) <= 10.5
-    past = email.utils.formatdate(time.time() - 100, usegmt=True)
-    assert retry_after_seconds({"retry-after": past}) == 0.0
-    assert retry_after_seconds({"retry-after": "soon"}) is None
-    assert retry_after_seconds({}) is None
-    assert retry_after_seconds(None) is None
-
-
 def test_retry_after_http_date_over_the_wire(fault_server: FaultServer) -> None:
     fault_server.status(429, retry_after=email.utils.formatdate(time.time() + 1, usegmt=True))
     fault_server.ok("dated")
@@ -437,9 +435,9 @@ def test_scripted_llm_replies_in_order_records_history_and_streams_in_pieces() -
         usage={"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9},
         model="fake",
     )
-    pieces = list(fake.stream(MESSAGES))
+    *pieces, final = fake.stream(MESSAGES)
     assert len(pieces) > 1 and "".join(pieces) == "a streamed reply"
-    assert fake.last_usage["completion_tokens"] == 3
+    assert isinstance(final, LLMReply) and final.usage["completion_tokens"] == 3
     assert asyncio.run(fake.acomplete(MESSAGES)).text == "async one"
     assert fake.history == [MESSAGES, MESSAGES, MESSAGES] and fake.pending == 0
 

@@ -80,13 +80,14 @@ def test_openai_key_is_secret(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_resolved_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Settings().resolved_mode() == "extractive"
-    assert Settings(mode="openai").resolved_mode() == "openai"
+    assert Settings(mode="openai").resolved_mode() == "llm"  # the old name still works
+    assert Settings(mode="llm").resolved_mode() == "llm"
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8000/v1")
-    assert Settings().resolved_mode() == "openai"
+    assert Settings().resolved_mode() == "llm"
     assert Settings(mode="extractive").resolved_mode() == "extractive"
     monkeypatch.delenv("OPENAI_BASE_URL")
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    assert Settings().resolved_mode() == "openai"
+    assert Settings().resolved_mode() == "llm"
 
 
 def test_env_example_lists_every_setting_with_its_default(

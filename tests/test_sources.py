@@ -24,7 +24,6 @@ import pytest
 
 from rag_papers import readers as sources
 from rag_papers.errors import InputError
-from rag_papers.providers import arxiv
 from rag_papers.providers.arxiv import fetch_arxiv
 from rag_papers.readers import (
     dedupe,
@@ -669,9 +668,3 @@ def test_fetch_arxiv_connection_refused_is_retried_then_reported(no_proxy: None)
             max_attempts=2,
             timeout=2,
         )
-
-
-def test_retry_after_header_forms() -> None:
-    assert arxiv._retry_after("7") == 7.0
-    assert arxiv._retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past
-    assert arxiv._retry_after("soon") is None and arxiv._retry_after(None) is None

@@ -208,19 +208,19 @@ def test_llm_modes_are_shown_and_an_unreachable_llm_is_a_message(
             if p["parameter_name"] == "mode"
         )
         # An LLM is configured: it answers by default.
-        assert mode_param["parameter_default"] == "openai"
+        assert mode_param["parameter_default"] == "llm"
 
         fault_server.stream(
             "Matryoshka Representation Learning encodes information at different granularities [1]."
         )
-        history, refs = ask(c, MRL_QUESTION, mode="openai")
+        history, refs = ask(c, MRL_QUESTION, mode="llm")
         reply = text_of(history[-1])
         assert "written by tiny-test-model" in reply and cited(history[-1]) == [1]
         assert MRL_TITLE in refs
 
         fault_server.status(500)
         with caplog.at_level(logging.ERROR, logger="rag_papers.app.ui"):
-            history, _ = ask(c, "And how is it trained?", mode="openai")
+            history, _ = ask(c, "And how is it trained?", mode="llm")
         reply = text_of(history[-1])
         assert "could not be reached" in reply and "extractive" in reply
         assert not any(sign in reply for sign in ("Traceback", 'File "'))

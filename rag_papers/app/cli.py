@@ -57,7 +57,7 @@ def filters_from(args: argparse.Namespace) -> Filters:
 
 
 def mode_from(args: argparse.Namespace) -> str | None:
-    return "openai" if args.mode == "llm" else args.mode
+    return args.mode  # "openai" (the old name of "llm") is normalised by the pipeline
 
 
 # -- ingest / stats ---------------------------------------------------------------------

@@ -66,7 +66,7 @@ def run_repl(
     papers = len(pipeline.retriever.store.paper_states())
     how = (
         f"answers written by {settings.llm_model}"
-        if pipeline.resolve_mode(options["mode"]) == "openai"
+        if pipeline.resolve_mode(options["mode"]) == "llm"
         else "extractive answers (quoted from the abstracts)"
     )
     stdout.write(

@@ -224,14 +224,14 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
     settings = pipeline.settings
     catalog = Catalog(pipeline)
     ingest_lock = threading.Lock()
-    llm_available = pipeline.resolve_mode("auto") == "openai"
+    llm_available = pipeline.resolve_mode("auto") == "llm"
     default_mode = pipeline.resolve_mode(None)
 
     def status_line() -> str:
         n = len(_safe(catalog.papers, []))
         how = (
             f"answers written by {settings.llm_model}"
-            if default_mode == "openai"
+            if default_mode == "llm"
             else ("extractive answers (quoted from the abstracts, no LLM configured)")
         )
         return f'<div class="status-line">{n} papers indexed · {html.escape(how)}</div>'
@@ -425,7 +425,7 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
                         mode = gr.Radio(
                             [
                                 ("Extractive (quotes, no LLM)", "extractive"),
-                                (f"LLM: {settings.llm_model}", "openai"),
+                                (f"LLM: {settings.llm_model}", "llm"),
                             ],
                             value=default_mode,
                             label="Answer mode",

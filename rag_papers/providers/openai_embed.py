@@ -4,48 +4,29 @@ Used when RAG_PAPERS_EMBED_BACKEND=openai. We call the official `openai` client 
 (llama-index-embeddings-openai is not a dependency, and it refuses model names it does not
 know, which rules out local OpenAI-compatible servers). LlamaIndex splits texts into
 batches of `embed_batch_size`; each batch is one `embeddings.create` request, retried by
-tenacity on 408/429/5xx, time-outs and connection errors (honouring Retry-After, capped by
-RAG_PAPERS_LLM_MAX_WAIT), with the client's own retries off so that policy is the only one.
+providers/retry.py's policy on 408/429/5xx, time-outs and connection errors (honouring
+Retry-After, capped by RAG_PAPERS_LLM_MAX_WAIT), with the client's own retries off.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 from typing import Any
 
 import httpx
-import openai
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from rag_papers.errors import ConfigError, LLMError
-from rag_papers.providers.llm import OPENAI_BASE_URL, PLACEHOLDER_KEY, retry_after_seconds
 from rag_papers.providers.names import openai_embed_model_name
+from rag_papers.providers.openai_http import OPENAI_BASE_URL, describe, is_retryable, sync_client
+from rag_papers.providers.retry import RetryPolicy, attempts_made
 from rag_papers.settings import Settings
 
 log = logging.getLogger(__name__)
 
 BACKOFF_BASE = 0.5
-
-
-def _is_retryable(exc: BaseException) -> bool:
-    if isinstance(exc, openai.APIConnectionError | httpx.TransportError):  # time-outs too
-        return True
-    if isinstance(exc, openai.APIStatusError):
-        return exc.status_code in (408, 429) or exc.status_code >= 500
-    return False
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, openai.APITimeoutError):
-        return "request timed out"
-    if isinstance(exc, openai.APIConnectionError):
-        return f"connection error ({exc.__cause__ or exc})"
-    if isinstance(exc, openai.APIStatusError):
-        return f"HTTP {exc.status_code}: {str(exc.message)[:300]}"
-    return f"{type(exc).__name__}: {str(exc)[:300]}"
+JITTER = 0.5
 
 
 class OpenAIEmbedding(BaseEmbedding):
@@ -53,10 +34,11 @@ class OpenAIEmbedding(BaseEmbedding):
 
     _client: Any = PrivateAttr()
     _endpoint: str = PrivateAttr()
-    _max_attempts: int = PrivateAttr()
-    _max_wait: float = PrivateAttr()
+    _policy: RetryPolicy = PrivateAttr()
 
-    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+    def __init__(
+        self, settings: Settings, *, http_client: httpx.Client | None = None, **kwargs: Any
+    ) -> None:
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
         if not key and not settings.openai_base_url:
             raise ConfigError(
@@ -71,14 +53,15 @@ class OpenAIEmbedding(BaseEmbedding):
         )
         base_url = (settings.openai_base_url or OPENAI_BASE_URL).rstrip("/")
         self._endpoint = base_url
-        self._max_attempts = settings.llm_max_attempts
-        self._max_wait = settings.llm_max_wait
+        self._policy = RetryPolicy(
+            max_attempts=settings.llm_max_attempts,
+            max_wait=settings.llm_max_wait,
+            base=BACKOFF_BASE,
+            jitter=JITTER,
+        )
         # Key and URL passed explicitly: the client must not read OPENAI_* behind our back.
-        self._client = openai.OpenAI(
-            api_key=key or PLACEHOLDER_KEY,
-            base_url=base_url,
-            timeout=settings.llm_timeout,
-            max_retries=0,
+        self._client = sync_client(
+            api_key=key, base_url=base_url, timeout=settings.llm_timeout, http_client=http_client
         )
 
     @classmethod
@@ -88,43 +71,21 @@ class OpenAIEmbedding(BaseEmbedding):
     def __repr__(self) -> str:  # no key in here, ever
         return f"OpenAIEmbedding(model={self.model_name!r}, endpoint={self._endpoint!r})"
 
-    # -- retry policy --------------------------------------------------------------------
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        asked = retry_after_seconds(getattr(getattr(exc, "response", None), "headers", None))
-        if asked is not None:
-            return min(asked, self._max_wait)
-        step = BACKOFF_BASE * 2 ** (state.attempt_number - 1)
-        return min(self._max_wait, step + random.uniform(0, 0.5))
-
-    def _before_sleep(self, state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        log.warning(
-            "embedding request to %s (model %s) failed on attempt %d/%d: %s; retrying in %.2f s",
-            self._endpoint,
-            self.model_name,
-            state.attempt_number,
-            self._max_attempts,
-            _describe(exc) if exc else "?",
-            state.next_action.sleep if state.next_action else 0.0,
-        )
-
     def _embed(self, texts: list[str]) -> list[list[float]]:
         """One request per batch; the result is in input order whatever order the server used."""
-        retrying = Retrying(
-            stop=stop_after_attempt(self._max_attempts),
-            wait=self._wait,
-            retry=retry_if_exception(_is_retryable),
-            before_sleep=self._before_sleep,
-            reraise=True,
+        retrying = self._policy.retrying(
+            is_retryable,
+            describe=describe,
+            what=f"embedding request to {self._endpoint} (model {self.model_name})",
+            log=log,
         )
         try:
             response = retrying(self._client.embeddings.create, model=self.model_name, input=texts)
         except Exception as exc:
-            attempts = int(retrying.statistics.get("attempt_number", 1))
+            attempts = attempts_made(retrying)
             raise LLMError(
                 f"embedding endpoint {self._endpoint} (model {self.model_name!r}) failed after "
-                f"{attempts} attempt(s): {_describe(exc)} — check OPENAI_API_KEY / OPENAI_BASE_URL "
+                f"{attempts} attempt(s): {describe(exc)} — check OPENAI_API_KEY / OPENAI_BASE_URL "
                 "and RAG_PAPERS_EMBED_MODEL; papers embedded so far stay indexed, run the same "
                 "ingest again to finish"
             ) from exc

@@ -67,7 +67,7 @@ class Assistant:
         question = validate_question(question, self.settings)
         if not self.turns:
             return question
-        if self.pipeline.resolve_mode(mode) == "openai":
+        if self.pipeline.resolve_mode(mode) == "llm":
             reply = self.pipeline.llm().complete(
                 [
                     {

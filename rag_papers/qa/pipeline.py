@@ -35,13 +35,13 @@ from rag_papers.qa.evidence import (
     states_number,
 )
 from rag_papers.qa.retrieve import Filters, Retriever
-from rag_papers.settings import Settings
+from rag_papers.settings import Settings, normalize_mode
 from rag_papers.types import Answer, Citation, RetrievedPaper
 
 log = logging.getLogger(__name__)
 
 CANNOT_ANSWER = "The indexed papers do not answer this question."
-MODES = ("auto", "openai", "extractive")
+MODES = ("auto", "llm", "extractive")  # "openai" is accepted as the old name of "llm"
 _MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 
 # Extractive composition: how many papers and sentences an answer may quote.
@@ -84,6 +84,7 @@ def validate_k(k: Any) -> int:
 
 
 def validate_mode(mode: Any) -> str:
+    mode = normalize_mode(mode) if isinstance(mode, str) else mode
     if mode not in MODES:
         raise QuestionError(f"unknown answer mode {mode!r} — use one of: {', '.join(MODES)}")
     return mode
@@ -126,8 +127,8 @@ class Pipeline:
         mode = validate_mode(mode or self.settings.mode)
         if mode == "auto":
             return (
-                "openai"
-                if (self._llm is not None or self.settings.resolved_mode() == "openai")
+                "llm"
+                if (self._llm is not None or self.settings.resolved_mode() == "llm")
                 else "extractive"
             )
         return mode
@@ -204,11 +205,15 @@ class Pipeline:
             messages = self.messages(question, contexts, history)
             llm = self.llm()
             parts: list[str] = []
-            for delta in llm.stream(messages):
-                parts.append(delta)
-                yield delta
+            reply = None
+            for item in llm.stream(messages):  # text deltas, then the reply with its usage
+                if isinstance(item, str):
+                    parts.append(item)
+                    yield item
+                else:
+                    reply = item
             text = "".join(parts)
-            usage = dict(getattr(llm, "last_usage", {}) or {})
+            usage = dict(reply.usage) if reply is not None else {}
             if not usage.get("total_tokens"):  # many local servers send no usage when streaming
                 usage = estimate_usage(messages, text, self.settings.llm_model)
             draft = _Draft(text, getattr(llm, "model", self.settings.llm_model), usage)

@@ -1,0 +1,51 @@
+"""The provider registry: a setting picks the module that builds the chat LLM or embeddings."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+from fakes import ScriptedLLM
+
+from rag_papers.errors import ConfigError
+from rag_papers.providers import registry
+from rag_papers.providers.llm import ChatLLM, OpenAICompatLLM, make_llm
+from rag_papers.settings import Settings
+
+
+def test_default_provider_is_any_openai_compatible_server() -> None:
+    settings = Settings(openai_base_url="http://127.0.0.1:9/v1", llm_model="local-model")
+    assert settings.llm_provider == "openai"
+    llm = make_llm(settings)
+    assert isinstance(llm, OpenAICompatLLM) and isinstance(llm, ChatLLM)
+    assert llm.model == "local-model" and llm.endpoint == "http://127.0.0.1:9/v1"
+
+
+def test_a_second_provider_is_one_module_and_one_registry_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    module = types.ModuleType("fake_provider")
+    module.build = lambda settings: ScriptedLLM(["hi"], model=settings.llm_model)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "fake_provider", module)
+    monkeypatch.setitem(registry.LLM_PROVIDERS, "fake", "fake_provider:build")
+
+    llm = make_llm(Settings(llm_provider="fake", llm_model="m"))
+    assert isinstance(llm, ScriptedLLM) and llm.model == "m"
+
+
+def test_unknown_provider_names_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_PAPERS_LLM_PROVIDER", "anthropic")
+    with pytest.raises(ConfigError, match="RAG_PAPERS_LLM_PROVIDER to one of openai"):
+        make_llm(Settings())
+    with pytest.raises(ConfigError, match="RAG_PAPERS_EMBED_BACKEND to one of local, openai"):
+        registry.make_embed_model(Settings(embed_backend="nope"))
+
+
+def test_old_answer_mode_name_is_accepted_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rag_papers.qa.pipeline import validate_mode
+
+    monkeypatch.setenv("RAG_PAPERS_MODE", "openai")
+    assert Settings().mode == "llm"
+    assert validate_mode("openai") == "llm" and validate_mode("llm") == "llm"
+    assert Settings(mode="openai").settings_hash() == Settings(mode="llm").settings_hash()
