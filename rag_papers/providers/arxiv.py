@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -29,6 +32,18 @@ class _Retryable(Exception):
         super().__init__(f"HTTP {status}")
         self.status = status
         self.retry_after = retry_after
+
+
+@contextmanager
+def _session(http_client: httpx.Client | None, timeout: float) -> Iterator[httpx.Client]:
+    """The caller's client as given (tests pass one over httpx.MockTransport), else our own."""
+    if http_client is not None:
+        yield http_client
+        return
+    with httpx.Client(
+        timeout=timeout, headers={"User-Agent": USER_AGENT}, follow_redirects=True
+    ) as client:
+        yield client
 
 
 def _get_page(
@@ -109,11 +124,7 @@ def fetch_arxiv(
     raws: list[RawEntries] = []
     got = 0
     start = 0
-    own = http_client is None
-    client = http_client or httpx.Client(
-        timeout=timeout, headers={"User-Agent": USER_AGENT}, follow_redirects=True
-    )
-    try:
+    with _session(http_client, timeout) as client:
         while got < max_results:
             if start:
                 time.sleep(delay)
@@ -136,9 +147,6 @@ def fetch_arxiv(
             start += size
             if total is not None and start >= total:
                 break
-    finally:
-        if own:
-            client.close()
     result = finish(raws)
     logger.info("fetched %d papers from arXiv for %r", len(result.papers), query)
     return result
@@ -192,15 +200,14 @@ def fetch_arxiv_ids(
     batch: int = 100,
     max_attempts: int = 4,
     max_wait: float = 120.0,
+    http_client: httpx.Client | None = None,
 ) -> ReadResult:
     """Fetch the given arXiv ids through the API's id_list, politely (as fetch_arxiv does).
 
     An id the API has no record of gives a warning ("not found: 0 papers"), not a failure.
     """
     raws: list[RawEntries] = []
-    with httpx.Client(
-        timeout=timeout, headers={"User-Agent": USER_AGENT}, follow_redirects=True
-    ) as client:
+    with _session(http_client, timeout) as client:
         for start in range(0, len(ids), batch):
             if start:
                 time.sleep(delay)
