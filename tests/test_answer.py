@@ -9,16 +9,16 @@ import pytest
 from fakes import ScriptedLLM
 
 from rag_papers import Answer, QuestionError, Settings
+from rag_papers.qa.citations import drop_unknown_citations
 from rag_papers.qa.evidence import split_sentences
 from rag_papers.qa.pipeline import (
     CANNOT_ANSWER,
     Pipeline,
     aanswer,
     answer,
-    drop_unknown_citations,
-    pack_sources,
     stream_answer,
 )
+from rag_papers.qa.prompting import pack_sources
 from rag_papers.qa.retrieve import Filters
 
 MRL = "Matryoshka Representation Learning"

@@ -21,11 +21,9 @@ from rag_papers.errors import (
     QuestionError,
     RagPapersError,
 )
-from rag_papers.qa.pipeline import CANNOT_ANSWER
+from rag_papers.qa.citations import CANNOT_ANSWER, MARKER, marker_numbers
 from rag_papers.types import Answer, Citation
 
-# The citation marker the answer path writes: [3], [1, 2] or [1; 2].
-_MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 # Characters Markdown would otherwise read as formatting in an abstract sentence.
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>$-])")
 CURSOR = "▍"
@@ -64,9 +62,9 @@ def link_citations(text: str, turn: int, known: set[int] | None = None) -> str:
     """Escape the answer text and turn each [n] (or [1, 2]) into links to the references panel."""
     out: list[str] = []
     pos = 0
-    for m in _MARKER.finditer(text):
+    for m in MARKER.finditer(text):
         out.append(escape_markdown(text[pos : m.start()]))
-        nums = [int(x) for x in re.split(r"\s*[,;]\s*", m.group(1))]
+        nums = marker_numbers(m)
         if known is not None and not all(n in known for n in nums):
             out.append(escape_markdown(m.group(0)))
         else:

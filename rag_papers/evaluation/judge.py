@@ -54,7 +54,9 @@ class Judge:
 
     def faithfulness(self, question: str, answer: str, contexts: Sequence[str]) -> dict[str, Any]:
         """Supported statements / statements, each statement checked against the contexts."""
-        text = re.sub(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]", "", answer)
+        from rag_papers.qa.citations import strip_markers
+
+        text = re.sub(r"\s+([.,;:])", r"\1", strip_markers(answer))
         raw = _json_object(self._ask(JUDGE_STATEMENTS.format(question=question, answer=text)))
         statements = [
             s for s in (raw or {}).get("statements", []) if isinstance(s, str) and s.strip()
@@ -85,15 +87,15 @@ class Judge:
 
     def citation_support(self, answer: str, contexts: Sequence[str]) -> dict[str, Any]:
         """Share of cited sentences that their cited sources, together, support."""
+        from rag_papers.qa.citations import cited_numbers, strip_markers
         from rag_papers.qa.evidence import split_sentences
-        from rag_papers.qa.pipeline import cited_numbers
 
         rows = []
         for sentence in split_sentences(answer):
             nums = [n for n in dict.fromkeys(cited_numbers(sentence)) if 1 <= n <= len(contexts)]
             if not nums:
                 continue
-            claim = re.sub(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]", "", sentence).strip()
+            claim = re.sub(r"\s+([.,;:])", r"\1", strip_markers(sentence)).strip()
             sources = "\n\n".join(f"[{n}] {contexts[n - 1]}" for n in nums)
             word = self._ask(JUDGE_CITATION.format(sources=sources, claim=claim)).strip().lower()
             verdict = True if word.startswith("yes") else False if word.startswith("no") else None

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
+from rag_papers.qa.citations import strip_markers
 from rag_papers.qa.evidence import content_terms, cosine, split_sentences
 
 KS = (1, 3, 5, 10)
@@ -66,7 +67,6 @@ _NUMBER_WORDS = {
     "ninety": "90",
 }
 _WORD = re.compile(r"[a-z]+")
-_MARKER = re.compile(r"\[\d+(?:\s*[,;]\s*\d+)*\]")
 
 
 # -- ranking ----------------------------------------------------------------------------
@@ -303,7 +303,7 @@ def match_fact(
        cosine of at least `cosine_match` between the fact and that window matches
        (paraphrases that share the key terms but word the rest differently).
     """
-    body = " ".join(_MARKER.sub(" ", answer).split())
+    body = " ".join(strip_markers(answer, " ").split())
     missing = sorted(_numbers(fact) - _numbers(body))
     terms = [t for t in content_terms(fact) if not any(ch.isdigit() for ch in t)]
     if not terms:  # a bare figure ("78.73%"): the number test decides

@@ -15,6 +15,9 @@ from rag_papers.settings import Settings
 
 if TYPE_CHECKING:
     from rag_papers.evaluation.config import EvalConfig
+    from rag_papers.filters import Filters
+    from rag_papers.qa.retrieve import Retriever
+    from rag_papers.types import RetrievedPaper
 
 # Settings a Retriever reads; configurations that agree on these share one.
 RETRIEVER_FIELDS = (
@@ -45,9 +48,6 @@ class MemoEmbed:
         self._text: dict[str, list[float]] = {}
         self._query: dict[str, list[float]] = {}
         self._query_is_text: bool | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
 
     def get_text_embedding(self, text: str) -> list[float]:
         return self.get_text_embedding_batch([text])[0]
@@ -85,25 +85,25 @@ class MemoEmbed:
         self.get_text_embedding_batch(list(dict.fromkeys(texts)))
 
 
-class _MethodRetriever:
-    """A shared Retriever seen through one retrieval method, for a Pipeline that cannot pass one."""
+class MethodRetriever:
+    """A shared Retriever seen through one retrieval method: the `retrieve(question, k,
+    filters)` a Pipeline calls, with the configuration's method filled in."""
 
-    def __init__(self, inner: Any, method: str, embed: MemoEmbed) -> None:
-        self.inner, self.method, self.embed_model = inner, method, embed
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
+    def __init__(self, inner: Retriever, method: str) -> None:
+        self.inner, self.method = inner, method
 
     def retrieve(
-        self, question: str, *, k: int | None = None, filters: Any = None, method: str | None = None
-    ) -> Any:
-        return self.inner.retrieve(question, k=k, filters=filters, method=method or self.method)
+        self, question: str, *, k: int | None = None, filters: Filters | None = None
+    ) -> list[RetrievedPaper]:
+        return self.inner.retrieve(question, k=k, filters=filters, method=self.method)
 
 
 class Runtime:
     """Stores, retrievers, pipelines and LLMs, built lazily and shared across configurations."""
 
-    def __init__(self, base: Settings, *, retriever: Any = None, llm: Any = None) -> None:
+    def __init__(
+        self, base: Settings, *, retriever: Retriever | None = None, llm: Any = None
+    ) -> None:
         self.base = base
         self.given_retriever = retriever
         self.llm = llm
@@ -133,7 +133,7 @@ class Runtime:
                 self._stores[key] = PaperStore(s)
         return self._stores[key]
 
-    def retriever(self, s: Settings) -> Any:
+    def retriever(self, s: Settings) -> Retriever:
         key = self.retriever_key(s)
         if key not in self._retrievers:
             if self.given_retriever is not None and key == self.retriever_key(self.base):
@@ -170,11 +170,17 @@ class Runtime:
     def pipeline(self, cfg: EvalConfig, mode: str) -> Any:
         if (cfg.name, mode) not in self._pipelines:
             from rag_papers.qa.pipeline import Pipeline
+            from rag_papers.qa.support import Evidence
 
-            view = _MethodRetriever(
-                self.retriever(cfg.settings), cfg.method, self.embed(cfg.settings)
+            retriever = self.retriever(cfg.settings)
+            memo = self.embed(cfg.settings)
+            evidence = Evidence(lambda: memo, retriever.term_stats())
+            self._pipelines[(cfg.name, mode)] = Pipeline(
+                cfg.settings,
+                retriever=MethodRetriever(retriever, cfg.method),
+                llm=self.llm,
+                evidence=evidence,
             )
-            self._pipelines[(cfg.name, mode)] = Pipeline(cfg.settings, retriever=view, llm=self.llm)
         return self._pipelines[(cfg.name, mode)]
 
 
@@ -191,4 +197,4 @@ class LazyEmbed:
         return self.model.get_text_embedding_batch(texts)
 
 
-__all__ = ["RETRIEVER_FIELDS", "MemoEmbed"]
+__all__ = ["RETRIEVER_FIELDS", "MemoEmbed", "MethodRetriever"]

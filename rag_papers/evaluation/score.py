@@ -29,7 +29,7 @@ def score_answer(
     price: tuple[float, float] | None,
 ) -> dict[str, Any]:
     """Per-question answer metrics (the row metrics.summarize_answers aggregates)."""
-    from rag_papers.qa.pipeline import cited_numbers
+    from rag_papers.qa.citations import cited_numbers
 
     cited_papers = [c["paper_id"] for c in raw["citations"]]
     answered_gold = q.answerable and bool(gold) and not raw["abstained"]

@@ -14,8 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from rag_papers.qa import templates
-from rag_papers.qa.pipeline import ABOUT, Pipeline, validate_question
-from rag_papers.qa.retrieve import Filters, Retriever
+from rag_papers.qa.compose import ABOUT
+from rag_papers.qa.pipeline import Pipeline
+from rag_papers.qa.ports import PaperRetriever
+from rag_papers.qa.retrieve import Filters
+from rag_papers.qa.validate import validate_question
 from rag_papers.settings import Settings
 from rag_papers.types import Answer
 
@@ -42,7 +45,7 @@ class Assistant:
         settings: Settings | None = None,
         *,
         llm: Any = None,
-        retriever: Retriever | None = None,
+        retriever: PaperRetriever | None = None,
         pipeline: Pipeline | None = None,
     ) -> None:
         self.pipeline = pipeline or Pipeline(settings, retriever=retriever, llm=llm)

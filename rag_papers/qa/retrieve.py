@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from rag_papers import _offline  # noqa: F401
 from rag_papers.errors import IndexNotFoundError, QuestionError
 from rag_papers.filters import Filters
+from rag_papers.qa.support import Bm25TermStats
 from rag_papers.settings import Settings
 from rag_papers.types import RetrievedPaper
 
@@ -114,24 +114,9 @@ class Retriever:
                 self._bm25_checked = now
             return self._bm25
 
-    def df(self, term: str) -> int:
-        """How many chunks contain a stemmed term (read off the BM25 index)."""
-        retriever = self.bm25()
-        if retriever is None:
-            return 0
-        bm = retriever.bm25
-        tid = bm.vocab_dict.get(term)
-        indptr = bm.scores["indptr"]
-        return (
-            int(indptr[tid + 1] - indptr[tid]) if tid is not None and tid + 1 < len(indptr) else 0
-        )
-
-    def idf(self, term: str) -> float:
-        """BM25 inverse document frequency of a stemmed term over all chunks (unseen terms weigh most)."""
-        retriever = self.bm25()
-        n_docs = int(retriever.bm25.scores["num_docs"]) if retriever is not None else 0
-        df = self.df(term)
-        return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+    def term_stats(self) -> Bm25TermStats:
+        """Term statistics of this store's BM25 index (reloaded with it when the store changes)."""
+        return Bm25TermStats(self.bm25)
 
     def undated_excluded(self, filters: Filters | None) -> int:
         """How many papers without a date the filter's date range left out (0 without one)."""

@@ -1,0 +1,147 @@
+"""Citations: the one parser of [n] markers, checking the numbers a model wrote, post-hoc
+attribution of uncited sentences, and one Citation per source with its supporting quote."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from rag_papers.qa.evidence import content_terms, split_sentences
+from rag_papers.types import Citation
+
+if TYPE_CHECKING:
+    from rag_papers.qa.support import Evidence
+    from rag_papers.types import RetrievedPaper
+
+CANNOT_ANSWER = "The indexed papers do not answer this question."
+
+# One marker: [1], [1, 2], [1; 3]. The only copy of this pattern in the package.
+MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_LIST_SEP = re.compile(r"\s*[,;]\s*")
+
+# Post-hoc attribution: an uncited sentence gets a citation when one source supports it this
+# well, and clearly better than the next source.
+ATTRIBUTE_MIN = 0.5
+ATTRIBUTE_MARGIN = 0.05
+
+
+def marker_numbers(match: re.Match[str]) -> list[int]:
+    """The numbers of one marker match, in the order written."""
+    return [int(x) for x in _LIST_SEP.split(match.group(1))]
+
+
+def cited_numbers(text: str) -> list[int]:
+    """Every source number cited in the text, in order, repeats kept."""
+    nums: list[int] = []
+    for m in MARKER.finditer(text):
+        nums.extend(marker_numbers(m))
+    return nums
+
+
+def strip_markers(text: str, replacement: str = "") -> str:
+    """The text without its [n] markers."""
+    return MARKER.sub(replacement, text)
+
+
+def has_marker(text: str) -> bool:
+    return MARKER.search(text) is not None
+
+
+def attributed_numbers(before: str, after: str) -> set[int]:
+    """Numbers cited more often after attribution than the model cited them."""
+    b, a = cited_numbers(before), cited_numbers(after)
+    return {n for n in set(a) if a.count(n) > b.count(n)}
+
+
+def drop_unknown_citations(text: str, n_sources: int) -> tuple[str, list[int]]:
+    """Remove [n] markers for numbers that were never given as sources; return them too."""
+    dropped: list[int] = []
+
+    def fix(m: re.Match[str]) -> str:
+        nums = marker_numbers(m)
+        keep = [n for n in nums if 1 <= n <= n_sources]
+        dropped.extend(n for n in nums if not 1 <= n <= n_sources)
+        return "".join(f"[{n}]" for n in keep)
+
+    text = MARKER.sub(fix, text)
+    return re.sub(r"[ \t]+([.,;:])", r"\1", text), dropped
+
+
+def is_abstention(text: str) -> bool:
+    norm = " ".join(text.lower().split())
+    return not norm or CANNOT_ANSWER.lower().rstrip(".") in norm
+
+
+def strip_end(sentence: str) -> str:
+    return sentence.rstrip().rstrip(".!?;:").rstrip()
+
+
+def end_punct(sentence: str) -> str:
+    m = re.search(r"[.!?]+$", sentence)
+    return m.group(0) if m else "."
+
+
+def split_sentences_keep_layout(text: str) -> list[str]:
+    """Sentences with their trailing white space, so joining them gives the text back."""
+    return [s for s in re.split(r"(?<=[.!?])(?=\s)|(?<=\n)", text) if s]
+
+
+def attribute(text: str, contexts: list[RetrievedPaper], evidence: Evidence) -> str:
+    """Append [n] to uncited sentences that exactly one source clearly supports."""
+    out = []
+    for sent in split_sentences_keep_layout(text):
+        body = sent.strip()
+        if not body or has_marker(body) or len(content_terms(body)) < 3:
+            out.append(sent)
+            continue
+        vec = evidence.text_vector(body)
+        scored = sorted(
+            ((evidence.support(body, p, vec)[0].score, n) for n, p in enumerate(contexts, start=1)),
+            reverse=True,
+        )
+        top, n = scored[0]
+        second = scored[1][0] if len(scored) > 1 else 0.0
+        if top >= ATTRIBUTE_MIN and top - second >= ATTRIBUTE_MARGIN:
+            trail = sent[len(sent.rstrip()) :]
+            sent = f"{strip_end(sent.rstrip())} [{n}]{end_punct(sent.rstrip())}{trail}"
+        out.append(sent)
+    return "".join(out)
+
+
+def cite(text: str, contexts: list[RetrievedPaper], evidence: Evidence) -> list[Citation]:
+    """One Citation per source number used, with its best-supporting abstract sentence."""
+    claims: dict[int, list[str]] = {}
+    for sent in split_sentences(text):
+        for n in cited_numbers(sent):
+            claims.setdefault(n, []).append(strip_markers(sent).strip())
+    citations = []
+    for n in sorted(claims, key=lambda m: text.find(f"[{m}")):
+        paper = contexts[n - 1]
+        claim = " ".join(claims[n])
+        best = evidence.support(claim, paper)[0]
+        citations.append(
+            Citation(
+                number=n,
+                paper_id=paper.paper_id,
+                title=paper.title,
+                url=paper.url,
+                published=paper.published,
+                date_text=paper.date_text,
+                quote=best.sentence,
+                score=round(paper.score, 6),
+            )
+        )
+    return citations
+
+
+__all__ = [
+    "CANNOT_ANSWER",
+    "MARKER",
+    "attribute",
+    "attributed_numbers",
+    "cite",
+    "cited_numbers",
+    "drop_unknown_citations",
+    "is_abstention",
+    "strip_markers",
+]

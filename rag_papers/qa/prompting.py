@@ -1,0 +1,79 @@
+"""Prompting: abstracts packed as numbered sources within a token budget, and the messages."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rag_papers.qa import templates
+from rag_papers.qa.citations import CANNOT_ANSWER
+
+if TYPE_CHECKING:
+    import tiktoken
+
+    from rag_papers.types import RetrievedPaper
+
+
+def pack_sources(contexts: list[RetrievedPaper], budget: int, model: str) -> str:
+    """Numbered, delimited sources within a token budget; lower-ranked abstracts are cut first."""
+    enc = encoding(model)
+    blocks = []
+    used = 0
+    for n, paper in enumerate(contexts, start=1):
+        date = paper.published or paper.date_text or "date unknown"
+        head = f'<source id="{n}">\n[{n}] {paper.title} ({date})\n'
+        body = paper.abstract.replace("</source>", "&lt;/source&gt;")
+        tail = "\n</source>"
+        cost = len(enc.encode(head + tail))
+        room = budget - used - cost
+        if room <= 20:
+            break
+        tokens = enc.encode(body)
+        if len(tokens) > room:
+            body = enc.decode(tokens[:room]) + " …"
+        blocks.append(head + body + tail)
+        used += cost + min(len(tokens), room)
+    return "\n\n".join(blocks)
+
+
+def build_messages(
+    question: str,
+    contexts: list[RetrievedPaper],
+    *,
+    history: str = "",
+    budget: int,
+    model: str,
+) -> list[dict[str, str]]:
+    """The system and user messages that ask the model to answer from numbered sources."""
+    system = templates.render("answer_system", cannot_answer=CANNOT_ANSWER)
+    user = templates.render(
+        "answer_user",
+        history=f"Conversation so far:\n{history}\n\n" if history else "",
+        sources=pack_sources(contexts, budget, model),
+        question=question,
+        cannot_answer=CANNOT_ANSWER,
+    )
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def estimate_usage(messages: list[dict[str, str]], text: str, model: str) -> dict[str, int]:
+    """Token counts with tiktoken, for servers that report none."""
+    enc = encoding(model)
+    prompt = sum(len(enc.encode(m["content"])) + 4 for m in messages)
+    completion = len(enc.encode(text))
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+def encoding(model: str) -> tiktoken.Encoding:
+    import tiktoken
+
+    try:
+        return tiktoken.encoding_for_model(model)
+    except KeyError:
+        return tiktoken.get_encoding("cl100k_base")
+
+
+__all__ = ["build_messages", "encoding", "estimate_usage", "pack_sources"]
