@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_HOME = Path.home() / ".rag_papers"
 LOCAL_EMBED_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_COLLECTION = "papers"
 
 # USD per million tokens (input, output); used by the eval harness to estimate cost.
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
@@ -50,7 +51,11 @@ class Settings(BaseSettings):
     home: Path = Field(
         DEFAULT_HOME, description="Data directory: Chroma store, BM25 index, manifest."
     )
-    collection: str = Field("papers", description="Chroma collection name.")
+    collection: str = Field(
+        DEFAULT_COLLECTION,
+        description="Collection to use (a Chroma collection in the same home); each has its own "
+        "papers, BM25 index and manifest. `rag-papers collections` lists them.",
+    )
     chroma_host: str | None = Field(
         None, description="Chroma server host; unset = embedded store under home."
     )
@@ -145,12 +150,21 @@ class Settings(BaseSettings):
         return Path(self.home).expanduser() / "chroma"
 
     @property
+    def collection_dir(self) -> Path:
+        """Where this collection's BM25 index and manifest live: the home itself for the
+        default collection (as before collections existed), collections/NAME for others."""
+        home = Path(self.home).expanduser()
+        if self.collection == DEFAULT_COLLECTION:
+            return home
+        return home / "collections" / self.collection
+
+    @property
     def bm25_dir(self) -> Path:
-        return Path(self.home).expanduser() / "bm25"
+        return self.collection_dir / "bm25"
 
     @property
     def manifest_path(self) -> Path:
-        return Path(self.home).expanduser() / "manifest.json"
+        return self.collection_dir / "manifest.json"
 
     @field_validator("mode", mode="before")
     @classmethod

@@ -150,14 +150,74 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     pipeline = Pipeline(settings_from(args))
     filters = filters_from(args)
-    if args.json:
+    fmt = "json" if args.json else args.format
+    if fmt != "text":
+        from rag_papers.app.export import format_answer
+
         result = pipeline.run(args.question, filters=filters, k=args.k, mode=mode_from(args))
-        print(json.dumps(result.to_dict(), indent=2, default=str))
+        sys.stdout.write(format_answer(result, fmt))
         return 0
     show_answer(
         pipeline.stream(args.question, filters=filters, k=args.k, mode=mode_from(args)),
         sys.stdout,
     )
+    return 0
+
+
+# -- collections, papers, remove -------------------------------------------------------------
+def cmd_collections(args: argparse.Namespace) -> int:
+    from rag_papers.index.library import list_collections
+
+    infos = list_collections(settings_from(args))
+    if args.json:
+        print(json.dumps([i.to_dict() for i in infos], indent=2))
+        return 0
+    if not infos:
+        print('no collections yet — run "rag-papers ingest PATH [--collection NAME]"')
+        return 0
+    rows = [("", "collection", "papers", "chunks", "embedding model", "last ingest")]
+    for i in infos:
+        rows.append(
+            (
+                "*" if i.current else "",
+                i.name,
+                str(i.papers),
+                str(i.chunks),
+                i.embedding_model or "-",
+                i.last_ingest or "-",
+            )
+        )
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    return 0
+
+
+def cmd_papers(args: argparse.Namespace) -> int:
+    from rag_papers.index.library import paper_records
+
+    papers = paper_records(settings_from(args), search=args.search)
+    fmt = "jsonl" if args.json else args.format
+    if fmt != "text":
+        from rag_papers.app.export import format_papers
+
+        sys.stdout.write(format_papers(papers, fmt))
+        return 0
+    for p in papers:
+        date = p.published or p.date_text or "----"
+        print(f"{p.paper_id:<24}  {date:<10}  {p.title}")
+    print(f"{len(papers)} paper{'' if len(papers) == 1 else 's'}", file=sys.stderr)
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from rag_papers.index.library import remove_papers
+
+    summary = remove_papers(list(args.paper_ids), settings_from(args))
+    if args.json:
+        print(json.dumps(summary.to_dict(), indent=2))
+    else:
+        print(summary.line())
     return 0
 
 
@@ -191,6 +251,13 @@ def common_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
         default=default,
         metavar="DIR",
         help="data directory (default: RAG_PAPERS_HOME or ~/.rag_papers)",
+    )
+    parser.add_argument(
+        "--collection",
+        default=default,
+        metavar="NAME",
+        help="collection to use (default: RAG_PAPERS_COLLECTION or papers); "
+        "`rag-papers collections` lists them",
     )
 
 
@@ -291,12 +358,59 @@ def build_parser() -> argparse.ArgumentParser:
     ask_options(p)
     p.add_argument("--json", action="store_true", help="print the whole Answer as JSON")
     p.add_argument(
+        "--format",
+        choices=("text", "markdown", "json", "bibtex"),
+        default="text",
+        help="markdown: the answer with numbered references to paste into notes; json: the "
+        "whole Answer; bibtex: the cited papers as BibTeX entries",
+    )
+    p.add_argument(
         "-i",
         "--interactive",
         action="store_true",
         help="keep asking: a conversation in the terminal (the same as `rag-papers repl`)",
     )
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser(
+        "collections",
+        parents=[common],
+        help="list the collections in this home: papers, embedding model, last ingest",
+        description="The collections in this home (or on the Chroma server); * marks the current.",
+    )
+    p.add_argument("--json", action="store_true", help="print them as a JSON list")
+    p.set_defaults(func=cmd_collections)
+
+    p = sub.add_parser(
+        "papers",
+        parents=[common],
+        help="list or export the papers of a collection",
+        description="List a collection's papers, or export them for a reference manager.",
+    )
+    p.add_argument(
+        "--search", metavar="TEXT", help="only papers whose title, authors or id contain this"
+    )
+    p.add_argument(
+        "--json", action="store_true", help="print one JSON object per paper (JSON Lines)"
+    )
+    p.add_argument(
+        "--format",
+        choices=("text", "bibtex", "csv", "jsonl"),
+        default="text",
+        help="bibtex, csv or jsonl export (csv and jsonl read back with `rag-papers ingest`)",
+    )
+    p.set_defaults(func=cmd_papers)
+
+    p = sub.add_parser(
+        "remove",
+        parents=[common],
+        help="remove papers from a collection (ingesting their file again adds them back)",
+        description="Remove papers by id (arxiv:2401.04081, 2401.04081 or title:...): their "
+        "vectors, keyword index entries and manifest record.",
+    )
+    p.add_argument("paper_ids", nargs="+", metavar="PAPER_ID", help="ids from `rag-papers papers`")
+    p.add_argument("--json", action="store_true", help="print what was removed as JSON")
+    p.set_defaults(func=cmd_remove)
 
     p = sub.add_parser(
         "repl",

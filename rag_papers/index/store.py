@@ -77,6 +77,10 @@ class PaperStore:
         self._collection: Any = None
 
     # -- collection -------------------------------------------------------------------
+    def collection_names(self) -> list[str]:
+        """Every collection in this store (home or server), sorted."""
+        return sorted(c.name for c in self.client.list_collections())
+
     def exists(self) -> bool:
         return self.settings.collection in {c.name for c in self.client.list_collections()}
 

@@ -1,0 +1,223 @@
+"""Answers and collections in the formats researchers paste or import elsewhere.
+
+- an answer as Markdown (the text with its numbered references: title, authors, date, link
+  and the supporting quote; each [n] in the text is a reference-style link to its paper),
+  as JSON, or its cited papers as BibTeX;
+- a collection's papers as BibTeX, CSV or JSON Lines (the CSV and JSONL read back with
+  `rag-papers ingest`, the BibTeX with any reference manager).
+
+BibTeX keys are stable: built from the first author's family name, the year and the first
+word of the title that is not a stop word (`pioro2024moemamba`), with a letter appended in
+paper-id order when two papers would share one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from rag_papers.types import Answer, Paper
+
+ANSWER_FORMATS = ("text", "markdown", "json", "bibtex")
+PAPER_FORMATS = ("text", "bibtex", "csv", "jsonl")
+CSV_COLUMNS = (
+    "paper_id",
+    "title",
+    "authors",
+    "published",
+    "date_text",
+    "url",
+    "arxiv_id",
+    "doi",
+    "venue",
+    "categories",
+    "abstract",
+)
+_STOP = {"a", "an", "the", "on", "of", "in", "for", "to", "and", "with", "is", "are", "do"}
+
+
+# -- papers cited by an answer --------------------------------------------------------------
+
+
+def cited_papers(answer: Answer) -> list[Paper]:
+    """The papers an answer cites, in reference order, with the metadata retrieval returned."""
+    from rag_papers.index.reconcile import paper_from_metadata
+
+    by_id = {c.paper_id: c for c in answer.contexts}
+    out = []
+    for citation in answer.citations:
+        context = by_id.get(citation.paper_id)
+        meta: dict[str, Any] = dict(context.metadata) if context else {}
+        meta.setdefault("title", citation.title)
+        meta.setdefault("url", citation.url or "")
+        meta.setdefault("published", citation.published or "")
+        if context is not None and not meta.get("abstract"):
+            meta["abstract"] = context.abstract
+        out.append(paper_from_metadata(meta))
+    return out
+
+
+# -- BibTeX ---------------------------------------------------------------------------------
+
+
+def _ascii_word(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text)
+    return re.sub(r"[^a-z0-9]", "", folded.encode("ascii", "ignore").decode().lower())
+
+
+def _year(paper: Paper) -> str:
+    for value in (paper.published, paper.date_text):
+        m = re.search(r"\b(19|20)\d\d\b", value or "")
+        if m:
+            return m.group(0)
+    return ""
+
+
+def base_key(paper: Paper) -> str:
+    family = paper.authors[0].split()[-1] if paper.authors else "anon"
+    words = [_ascii_word(w) for w in re.split(r"[\s:/-]+", paper.title)]
+    word = next((w for w in words if w and w not in _STOP), "paper")
+    return f"{_ascii_word(family) or 'anon'}{_year(paper)}{word}"
+
+
+def bibtex_keys(papers: Sequence[Paper]) -> list[str]:
+    """One stable key per paper; papers sharing a key get a, b, ... in paper-id order."""
+    bases = [base_key(p) for p in papers]
+    keys = list(bases)
+    for base in set(bases):
+        same = sorted((papers[i].paper_id, i) for i, b in enumerate(bases) if b == base)
+        if len(same) > 1:
+            for n, (_, i) in enumerate(same):
+                keys[i] = f"{base}{chr(ord('a') + n)}"
+    return keys
+
+
+def to_bibtex(papers: Sequence[Paper]) -> str:
+    """BibTeX entries (@misc for preprints, @article with a journal otherwise).
+
+    Text fields are LaTeX-escaped (& -> \\&, accents -> {\\'o}, math kept); identifiers
+    (doi, url, eprint) are written as they are.
+    """
+    import bibtexparser
+    from bibtexparser.middlewares import LatexEncodingMiddleware
+    from bibtexparser.model import Entry, Field
+
+    text_fields = bibtexparser.Library()
+    raw_fields: list[list[tuple[str, str | None]]] = []
+    for key, paper in zip(bibtex_keys(papers), papers, strict=True):
+        journal = paper.venue if paper.venue and "arxiv" not in paper.venue.lower() else None
+        text = [("title", paper.title), ("author", " and ".join(paper.authors))]
+        text += [("journal", journal), ("abstract", paper.abstract)]
+        raw = [("year", _year(paper))]
+        if paper.published:
+            raw.append(("month", str(int(paper.published[5:7]))))
+        raw += [("doi", paper.doi), ("url", paper.url)]
+        if paper.arxiv_id:
+            raw += [("eprint", paper.arxiv_id), ("archiveprefix", "arXiv")]
+            if paper.categories:
+                raw.append(("primaryclass", paper.categories[0]))
+        fields = [Field(name, value) for name, value in text if value]
+        text_fields.add(Entry("article" if journal else "misc", key, fields))
+        raw_fields.append(raw)
+    encoded = LatexEncodingMiddleware(keep_math=True).transform(text_fields)
+    library = bibtexparser.Library()
+    for entry, raw in zip(encoded.entries, raw_fields, strict=True):
+        fields = []
+        for f in entry.fields:  # the encoder writes " as '' (a closing quote): keep it literal
+            fields.append(Field(f.key, str(f.value).replace("''", '{"}').replace("''", '{"}')))
+        fields[2:2] = [Field(name, value) for name, value in raw if value]
+        library.add(Entry(entry.entry_type, entry.key, fields))
+    return bibtexparser.write_string(library)
+
+
+# -- CSV and JSON Lines -----------------------------------------------------------------------
+
+
+def _row(paper: Paper) -> dict[str, str]:
+    d = paper.to_dict()
+    d["authors"] = "; ".join(paper.authors)
+    d["categories"] = "; ".join(paper.categories)
+    return {c: "" if d.get(c) is None else str(d[c]) for c in CSV_COLUMNS}
+
+
+def to_csv(papers: Iterable[Paper]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    for paper in papers:
+        writer.writerow(_row(paper))
+    return out.getvalue()
+
+
+def to_jsonl(papers: Iterable[Paper]) -> str:
+    lines = []
+    for paper in papers:
+        d = paper.to_dict()
+        d.pop("source", None)
+        lines.append(json.dumps(d, ensure_ascii=False))
+    return "".join(line + "\n" for line in lines)
+
+
+# -- an answer ------------------------------------------------------------------------------
+
+
+def _md_escape(text: str) -> str:
+    return re.sub(r"([\\`*_\[\]<>|])", r"\\\1", text)
+
+
+def answer_markdown(answer: Answer) -> str:
+    """The answer with numbered references, ready to paste into notes."""
+    papers = cited_papers(answer)
+    lines = [f"**Q:** {_md_escape(answer.question)}", "", answer.text.strip(), ""]
+    if answer.abstained:
+        lines += ["*No indexed abstract answers this.*", ""]
+    if answer.citations:
+        lines += ["**References**", ""]
+    for citation, paper in zip(answer.citations, papers, strict=True):
+        title = _md_escape(citation.title)
+        head = f"[{title}]({citation.url})" if citation.url else title
+        who = ", ".join(paper.authors[:3]) + (" et al." if len(paper.authors) > 3 else "")
+        date = citation.published or citation.date_text or "date unknown"
+        parts = [f"{citation.number}. {head}"]
+        parts.append(f" — {_md_escape(who)}" if who else "")
+        parts.append(f" ({date})")
+        lines.append("".join(parts))
+        if citation.quote:
+            lines.append(f"   > {_md_escape(citation.quote)}")
+    definitions = [f"[{c.number}]: {c.url}" for c in answer.citations if c.url]
+    if definitions:  # makes every [n] in the answer text a link to its paper
+        lines += ["", *definitions]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def answer_json(answer: Answer) -> str:
+    return json.dumps(answer.to_dict(), indent=2, default=str) + "\n"
+
+
+def answer_bibtex(answer: Answer) -> str:
+    return to_bibtex(cited_papers(answer))
+
+
+def format_answer(answer: Answer, fmt: str) -> str:
+    if fmt == "markdown":
+        return answer_markdown(answer)
+    if fmt == "json":
+        return answer_json(answer)
+    if fmt == "bibtex":
+        return answer_bibtex(answer)
+    raise ValueError(f"unknown answer format {fmt!r} (one of {', '.join(ANSWER_FORMATS)})")
+
+
+def format_papers(papers: Sequence[Paper], fmt: str) -> str:
+    if fmt == "bibtex":
+        return to_bibtex(papers)
+    if fmt == "csv":
+        return to_csv(papers)
+    if fmt == "jsonl":
+        return to_jsonl(papers)
+    raise ValueError(f"unknown papers format {fmt!r} (one of {', '.join(PAPER_FORMATS)})")
