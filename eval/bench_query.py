@@ -22,15 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from rag_papers.evaluation.metrics import percentile
+
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "eval" / "dev_questions.jsonl"
 TARGETS = {"retrieval_p50_ms": 50.0, "cold_ask_s": 6.0}
-
-
-def percentile(values: list[float], q: float) -> float:
-    values = sorted(values)
-    i = min(len(values) - 1, max(0, round(q / 100 * (len(values) - 1))))
-    return values[i]
 
 
 def main() -> int:
@@ -67,7 +63,7 @@ def main() -> int:
                 retriever.retrieve(q, method=method)
                 times.append((time.perf_counter() - t0) * 1000)
         result[method] = {
-            "p50_ms": round(statistics.median(times), 2),
+            "p50_ms": round(percentile(times, 50), 2),
             "p95_ms": round(percentile(times, 95), 2),
         }
         print(

@@ -49,6 +49,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from rag_papers import _offline  # noqa: F401  (offline switches before heavy imports)
+from rag_papers.evaluation.metrics import percentile
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +80,6 @@ def proc_mem_mb(pid: int) -> dict[str, float]:
         if key in ("VmRSS", "VmHWM"):
             out[key] = round(int(value.split()[0]) / 1024, 1)
     return out
-
-
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    idx = min(len(s) - 1, max(0, round(q / 100 * (len(s) - 1))))
-    return s[idx]
 
 
 def load() -> float:
@@ -275,8 +270,8 @@ def step_query(home: Path, server: tuple[str, int] | None, n_queries: int) -> di
             got = retriever.retrieve(q, k=5, method=method)
             times.append((time.perf_counter() - t) * 1000)
             assert got, f"{method} returned nothing for {q!r}"
-        out[f"{method}_p50_ms"] = round(pct(times, 50), 1)
-        out[f"{method}_p95_ms"] = round(pct(times, 95), 1)
+        out[f"{method}_p50_ms"] = round(percentile(times, 50), 1)
+        out[f"{method}_p95_ms"] = round(percentile(times, 95), 1)
         out[f"{method}_mean_ms"] = round(sum(times) / len(times), 1)
     out["peak_rss_mb_query"] = peak_rss_mb()
     out["load_avg"] = load()

@@ -49,3 +49,19 @@ def test_old_answer_mode_name_is_accepted_everywhere(monkeypatch: pytest.MonkeyP
     assert Settings().mode == "llm"
     assert validate_mode("openai") == "llm" and validate_mode("llm") == "llm"
     assert Settings(mode="openai").settings_hash() == Settings(mode="llm").settings_hash()
+
+
+def test_chat_tokens_follow_openais_accounting() -> None:
+    """3 tokens of framing per message plus its role and content, plus 3 priming the reply."""
+    from rag_papers.providers.tokens import chat_tokens, count_tokens, estimate_usage
+
+    messages = [
+        {"role": "system", "content": "Answer from the sources."},
+        {"role": "user", "content": "What is attention?"},
+    ]
+    content = sum(count_tokens(m["content"], "gpt-4o-mini") for m in messages)
+    assert count_tokens("system", "gpt-4o-mini") == count_tokens("user", "gpt-4o-mini") == 1
+    assert chat_tokens(messages, "gpt-4o-mini") == content + 2 * (3 + 1) + 3
+    usage = estimate_usage(messages, "Attention weighs tokens.", "a-local-model")
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    assert usage["completion_tokens"] == count_tokens("Attention weighs tokens.", "cl100k")

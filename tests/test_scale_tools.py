@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 from rag_papers.readers import read_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,9 +85,11 @@ def test_bench_steps_write_query_and_plot_a_small_store(tmp_path: Path) -> None:
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_percentile_picks_nearest_rank() -> None:
-    bench = _load("bench_scale")
+def test_benchmarks_use_the_reports_percentile() -> None:
+    """One percentile (linear interpolation, numpy's default) for reports and benchmarks."""
+    from rag_papers.evaluation.metrics import percentile
+
+    for name in ("bench_scale", "bench_query"):
+        assert _load(name).percentile is percentile
     values = [float(v) for v in range(1, 101)]
-    assert bench.pct(values, 50) in (50.0, 51.0)
-    assert bench.pct(values, 95) == 95.0
-    assert bench.pct([3.0], 95) == 3.0
+    assert percentile(values, 50) == 50.5 and percentile(values, 95) == pytest.approx(95.05)

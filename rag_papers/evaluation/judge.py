@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any
 
 from rag_papers import _offline  # noqa: F401
+from rag_papers.providers.tokens import chat_tokens, count_tokens
 
 # Judge prompts. Short on purpose; they ask for JSON (statements) or yes/no (citations).
 JUDGE_STATEMENTS = """Break the answer into short, self-contained factual statements (resolve pronouns; \
@@ -118,30 +118,9 @@ def _json_object(text: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-@lru_cache(maxsize=8)
-def _encoding(model: str) -> Any:
-    import tiktoken
-
-    try:
-        return tiktoken.encoding_for_model(model)
-    except KeyError:  # local servers' model names: count as OpenAI's current models do
-        return tiktoken.get_encoding("cl100k_base")
-
-
-def count_tokens(text: str, model: str) -> int:
-    return len(_encoding(model).encode(text))
-
-
-def chat_tokens(messages: Sequence[dict[str, str]], model: str) -> int:
-    """Prompt tokens of a chat request: content plus OpenAI's per-message framing (3 + 3)."""
-    return sum(count_tokens(m.get("content", ""), model) + 3 for m in messages) + 3
-
-
 __all__ = [
     "JUDGE_CITATION",
     "JUDGE_STATEMENTS",
     "JUDGE_VERDICTS",
     "Judge",
-    "chat_tokens",
-    "count_tokens",
 ]

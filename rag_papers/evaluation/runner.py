@@ -17,9 +17,10 @@ from rag_papers.errors import IndexNotFoundError, InputError, RagPapersError
 from rag_papers.evaluation import metrics
 from rag_papers.evaluation.cache import FACTS_VERSION, ResultCache
 from rag_papers.evaluation.config import EvalConfig, Question
-from rag_papers.evaluation.judge import Judge, chat_tokens, count_tokens
+from rag_papers.evaluation.judge import Judge
 from rag_papers.evaluation.models import LazyEmbed, Runtime
 from rag_papers.index.store import PaperStore
+from rag_papers.providers.tokens import chat_tokens, count_tokens
 from rag_papers.settings import Settings
 from rag_papers.types import normalize_title
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rag_papers.providers.tokens import encoding, estimate_usage
 from rag_papers.qa import templates
 from rag_papers.qa.citations import CANNOT_ANSWER
 
 if TYPE_CHECKING:
-    import tiktoken
-
     from rag_papers.types import RetrievedPaper
 
 
@@ -53,27 +52,6 @@ def build_messages(
         cannot_answer=CANNOT_ANSWER,
     )
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
-
-
-def estimate_usage(messages: list[dict[str, str]], text: str, model: str) -> dict[str, int]:
-    """Token counts with tiktoken, for servers that report none."""
-    enc = encoding(model)
-    prompt = sum(len(enc.encode(m["content"])) + 4 for m in messages)
-    completion = len(enc.encode(text))
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-    }
-
-
-def encoding(model: str) -> tiktoken.Encoding:
-    import tiktoken
-
-    try:
-        return tiktoken.encoding_for_model(model)
-    except KeyError:
-        return tiktoken.get_encoding("cl100k_base")
 
 
 __all__ = ["build_messages", "encoding", "estimate_usage", "pack_sources"]
