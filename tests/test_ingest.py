@@ -112,21 +112,32 @@ def cosine(a: list[float], b: list[float]) -> float:
     return dot / (math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b)))
 
 
-def fail_embedding_after(monkeypatch: pytest.MonkeyPatch, good_calls: int) -> list[int]:
-    """Make the local model's batch embedding raise after `good_calls` calls (a crash mid-run)."""
-    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+class CrashingModel:
+    """The real local model, raising on its batch call number `good_calls + 1` (a crash
+    mid-run); passed to ingest() as its embedding model."""
 
-    real = HuggingFaceEmbedding.get_text_embedding_batch
-    calls: list[int] = []
+    def __init__(self, settings: Settings, good_calls: int) -> None:
+        from rag_papers.providers.embed import make_embed_model
 
-    def flaky(self: Any, texts: list[str], **kwargs: Any) -> Any:
-        calls.append(len(texts))
-        if len(calls) > good_calls:
+        self.real = make_embed_model(settings)
+        self.good_calls = good_calls
+        self.calls: list[int] = []
+
+    def get_text_embedding(self, text: str) -> list[float]:
+        return self.real.get_text_embedding(text)
+
+    def get_text_embedding_batch(self, texts: list[str], **kwargs: Any) -> list[list[float]]:
+        self.calls.append(len(texts))
+        if len(self.calls) > self.good_calls:
             raise RuntimeError("simulated crash while embedding")
-        return real(self, texts, **kwargs)
+        return self.real.get_text_embedding_batch(texts, **kwargs)
 
-    monkeypatch.setattr(HuggingFaceEmbedding, "get_text_embedding_batch", flaky)
-    return calls
+
+class UnusableModel:
+    """An embedding model that fails the test if ingest() uses it at all."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"an unchanged re-ingest must not use the embedding model ({name})")
 
 
 # -- incremental --------------------------------------------------------------------------
@@ -143,18 +154,11 @@ def test_reingest_is_incremental_and_rebuild_starts_over(
     assert first.chunks == collection_stats(settings)["chunks"] >= 3
     before = store_chunks(settings)
 
-    # Unchanged input: nothing is embedded; the model is not even loaded.
-    import rag_papers.providers.embed
-
-    def no_model(_settings: Settings) -> Any:
-        raise AssertionError("an unchanged re-ingest must not load the embedding model")
-
-    monkeypatch.setattr(rag_papers.providers.embed, "make_embed_model", no_model)
-    again = ingest([src], settings=settings, progress=False)
+    # Unchanged input: nothing is embedded; the model is not even used.
+    again = ingest([src], settings=settings, progress=False, embed_model=UnusableModel())  # type: ignore[arg-type]
     assert (again.new, again.updated, again.unchanged, again.chunks) == (0, 0, 3, 0)
     assert "0 new" in again.line() and "0 chunks embedded" in again.line()
     assert store_chunks(settings) == before
-    monkeypatch.undo()
 
     # One changed abstract: only that paper is re-embedded, and its stored text changes.
     changed = record(1, abstract=record(1)["abstract"] + " ZEBRAFISH MARKER SENTENCE.")
@@ -275,11 +279,10 @@ def test_failed_ingest_leaves_index_usable_and_rerun_completes(
     write_jsonl(src, full[1:] + [changed0])
     # The model is called once per batch (1 text here, so progress can be reported per batch):
     # the 9th call, the first of the second write, crashes.
-    calls = fail_embedding_after(monkeypatch, good_calls=8)
+    crashing = CrashingModel(settings, good_calls=8)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        ingest([src], settings=settings, progress=False)
-    assert len(calls) == 9 and set(calls) == {1}
-    monkeypatch.undo()
+        ingest([src], settings=settings, progress=False, embed_model=crashing)  # type: ignore[arg-type]
+    assert len(crashing.calls) == 9 and set(crashing.calls) == {1}
 
     # The index still answers: stats, and retrieval of a paper from before the crash, whose
     # old version is kept because the crash came before its turn.
@@ -752,3 +755,28 @@ def test_changing_the_chunk_size_asks_for_a_rebuild(tmp_path: Path) -> None:
     assert Retriever(Settings(home=tmp_path / "home")).retrieve(real_papers()[0].title, k=1)
     summary = ingest([src], settings=other, progress=False, rebuild=True)
     assert summary.new == 2 and summary.chunks >= 2
+
+
+def test_ingest_uses_the_store_and_model_it_is_given(tmp_path: Path) -> None:
+    """Dependencies passed in, not patched: the light numpy encoder of the bundled model
+    (the same vectors as sentence-transformers) embeds straight into the caller's store."""
+    from rag_papers.index.store import PaperStore
+    from rag_papers.providers.embed import make_query_model
+
+    settings = Settings(home=tmp_path / "home")
+    store = PaperStore(settings)
+    model = make_query_model(settings)
+    calls: list[int] = []
+    real_batch = model.get_text_embedding_batch
+
+    def counted(texts: list[str], **kwargs: Any) -> list[list[float]]:
+        calls.append(len(texts))
+        return real_batch(texts, **kwargs)
+
+    object.__setattr__(model, "get_text_embedding_batch", counted)
+    src = write_jsonl(tmp_path / "papers.jsonl", [record(0), record(1)])
+    summary = ingest([src], settings=settings, progress=False, store=store, embed_model=model)
+    assert summary.new == 2 and sum(calls) == summary.chunks >= 2
+    assert store.count_papers() == 2
+    top = retrieve_titles(settings, record(1)["title"], k=1)
+    assert top == [record(1)["title"]]

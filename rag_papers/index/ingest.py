@@ -16,12 +16,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag_papers import _offline  # noqa: F401
 from rag_papers.errors import InputError
 from rag_papers.settings import Settings
 from rag_papers.types import Paper, ProgressCallback
+
+if TYPE_CHECKING:
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+
+    from rag_papers.index.store import PaperStore
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +166,8 @@ def ingest(
     progress: bool | ProgressCallback | None = None,
     papers: Sequence[Paper] | None = None,
     confirm: Callable[[int, float], bool] | None = None,
+    store: PaperStore | None = None,
+    embed_model: BaseEmbedding | None = None,
 ) -> IngestSummary:
     """Index paper collections (files or folders) into the store; returns what changed.
 
@@ -170,6 +177,9 @@ def ingest(
     `progress` is a ProgressCallback told each phase as it starts (reading, chunking,
     loading the model, embedding, BM25) and the embedding count every model batch; True
     (or None on a terminal) shows a tqdm bar on stderr instead.
+
+    `store` and `embed_model` are the dependencies, built from the settings when not given
+    (tests pass their own); a given model is recorded as the one the settings name.
     """
     from rag_papers.index.bm25 import mark_changed, rebuild_bm25
     from rag_papers.index.reconcile import reconcile
@@ -203,7 +213,7 @@ def ingest(
         all_papers, _ = sources.dedupe(all_papers)
     summary.read = len(all_papers)
 
-    store = PaperStore(settings)
+    store = store if store is not None else PaperStore(settings)
     if rebuild:
         store.reset()
     model_id = embed_model_id(settings)
@@ -246,7 +256,8 @@ def ingest(
             )
     if todo:
         report("loading the embedding model")
-        model = make_embed_model(settings)  # loaded only when there is something to embed
+        # loaded only when there is something to embed
+        model = embed_model if embed_model is not None else make_embed_model(settings)
         store.bind_model(model_id, embedding_dim(model))
         mark_changed(store)
         summary.chunks = _embed_and_write(todo, stale_ids, store, model, settings, report)
@@ -281,8 +292,8 @@ def estimate_embedding_cost(papers: Sequence[Paper], settings: Settings) -> tupl
 def _embed_and_write(
     todo: Sequence[Paper],
     stale_ids: Sequence[str],
-    store: Any,
-    model: Any,
+    store: PaperStore,
+    model: BaseEmbedding,
     settings: Settings,
     report: ProgressCallback,
 ) -> int:
