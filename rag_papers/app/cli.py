@@ -228,9 +228,9 @@ def cmd_repl(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from rag_papers.evaluation import run as evaluate
+    from rag_papers.app import eval_cli
 
-    return evaluate.run_cli(args)
+    return eval_cli.run(args, settings_from(args))
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -427,7 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="evaluate retrieval and answers on a question set",
         description="Run a question set through each configuration and write a report.",
     )
-    from rag_papers.evaluation.run import add_arguments as eval_arguments  # light: no models
+    from rag_papers.app.eval_cli import add_arguments as eval_arguments  # light: no models
 
     eval_arguments(p)
     p.set_defaults(func=cmd_eval)

@@ -15,7 +15,6 @@ Metric definitions: eval/README.md. Report files: rag_papers/report.py.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import time
@@ -191,69 +190,6 @@ def check_floors(
         elif value < floor:
             failures.append(f"{config} {name} = {value:.4f} is below the floor {floor}")
     return failures
-
-
-# -- command line -----------------------------------------------------------------------
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--questions",
-        type=Path,
-        default=None,
-        help="question file (.jsonl, the format of eval/dev_questions.jsonl; that file by default)",
-    )
-    parser.add_argument(
-        "--mode", choices=MODES, default="both", help="what to evaluate (default: both)"
-    )
-    parser.add_argument(
-        "--config",
-        action="append",
-        default=[],
-        type=Path,
-        metavar="FILE.json",
-        help='extra configuration {"name": ..., "settings": {...}}; repeat for more',
-    )
-    parser.add_argument(
-        "--out", type=Path, required=True, help="output folder (reports, plots, cache)"
-    )
-    parser.add_argument(
-        "--fail-under",
-        action="append",
-        default=[],
-        metavar="METRIC=VALUE",
-        help="exit 1 when hybrid's overall retrieval METRIC is below VALUE, e.g. recall@5=0.95",
-    )
-    parser.add_argument(
-        "--no-judge", action="store_true", help="skip the LLM judge even when an LLM is configured"
-    )
-    parser.add_argument(
-        "--no-cache", action="store_true", help="ignore and do not write the result cache"
-    )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-
-
-def run_cli(args: argparse.Namespace) -> int:
-    floors = [parse_floor(f) for f in args.fail_under]  # checked before the run, not after it
-    if floors and args.mode == "answer":
-        raise ConfigError("--fail-under checks retrieval metrics — use --mode retrieval or both")
-    settings = Settings(home=Path(args.home)) if getattr(args, "home", None) else Settings()
-    report = evaluate(
-        args.questions,
-        mode=args.mode,
-        configs=args.config,
-        out_dir=args.out,
-        settings=settings,
-        use_judge=not args.no_judge,
-        use_cache=not args.no_cache,
-        progress=not args.no_progress,
-    )
-    from rag_papers.evaluation.report import summary_lines
-
-    print("\n".join(summary_lines(report)))
-    print(f"\nreport: {Path(args.out) / report['files']['report_md']}")
-    failures = check_floors(report, floors)
-    for failure in failures:
-        print(f"FAIL: {failure}", file=sys.stderr)
-    return 1 if failures else 0
 
 
 __all__ = [
