@@ -33,6 +33,14 @@ EXPECTED = {
 }
 
 
+# Public on main when the package was split into subpackages (a1a1876): never lose one.
+PUBLIC_ON_MAIN = frozenset(
+    "CANNOT_ANSWER Answer Assistant Citation ConfigError EmbeddingMismatchError Filters "
+    "IndexNotFoundError IngestSummary InputError LLMError Paper QuestionError RagPapersError "
+    "RetrievedPaper Retriever Settings aanswer answer ingest stream_answer".split()
+)
+
+
 def run_python(code: str) -> str:
     """Run code in a fresh interpreter (import order matters here) and return its stdout."""
     proc = subprocess.run(
@@ -88,6 +96,36 @@ def test_all_is_exactly_the_public_api_and_every_name_resolves() -> None:
             assert kind == "function" and module.startswith("rag_papers"), (name, kind, module)
     errors = [getattr(rag_papers, n) for n in EXPECTED if n.endswith("Error")]
     assert all(issubclass(e, rag_papers.RagPapersError) for e in errors)
+
+
+def test_exported_members() -> None:
+    """In the manner of httpx's tests/test_exported_members.py: `__all__` is exactly the public
+    members of the package (nothing public hides outside it, nothing in it is missing), every
+    member is defined in a submodule and re-exported as that very object, and nothing that was
+    public when the package was split into subpackages has been lost."""
+    out = run_python(
+        "import importlib, inspect, json, rag_papers\n"
+        "members = sorted(\n"
+        "    n for n, v in vars(rag_papers).items()\n"
+        "    if not n.startswith('_') and not inspect.ismodule(v)\n"
+        "    and (isinstance(v, str) or str(getattr(v, '__module__', '')).startswith('rag_papers'))\n"
+        ")\n"
+        "lazy = sorted(rag_papers._LAZY)\n"
+        "homes = {}\n"
+        "for name in rag_papers.__all__:\n"
+        "    obj = getattr(rag_papers, name)\n"
+        "    if isinstance(obj, str):\n"
+        "        continue\n"
+        "    home = importlib.import_module(obj.__module__)\n"
+        "    homes[name] = [obj.__module__, getattr(home, name, None) is obj]\n"
+        "print(json.dumps({'members': members, 'lazy': lazy, 'homes': homes}))\n"
+    )
+    got = json.loads(out)
+    assert set(got["members"]) | set(got["lazy"]) == set(rag_papers.__all__)
+    assert set(rag_papers.__all__) >= PUBLIC_ON_MAIN, "a public name was removed"
+    for name, (module, same) in got["homes"].items():
+        assert module != "rag_papers" and module.startswith("rag_papers."), (name, module)
+        assert same, f"rag_papers.{name} is not the object {module}.{name}"
 
 
 def test_unknown_attribute_is_an_attribute_error() -> None:
