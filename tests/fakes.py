@@ -2,7 +2,8 @@
 
 Like simonw/llm's MockModel: queue replies with `enqueue`, then assert on `history`, the
 message lists the code under test sent. It fits `rag_papers.providers.llm.ChatLLM`. Tests of the HTTP
-client itself use tests/fault_server.py instead; this fake never touches the network.
+client itself use tests/mock_http.py (httpx.MockTransport) and tests/fault_server.py (a real
+socket) instead; this fake never touches the network.
 """
 
 from __future__ import annotations

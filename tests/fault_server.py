@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from typing_extensions import Self
 
 CHAT_PATHS = ("/v1/chat/completions", "/chat/completions")
 
@@ -48,7 +49,7 @@ class Behaviour:
     pieces: list[str] | None = None
 
 
-def _usage(prompt: int = 11, completion: int = 7) -> dict[str, int]:
+def usage_body(prompt: int = 11, completion: int = 7) -> dict[str, int]:
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
@@ -56,13 +57,79 @@ def _usage(prompt: int = 11, completion: int = 7) -> dict[str, int]:
     }
 
 
-class FaultServer:
-    """Scriptable OpenAI-compatible server on 127.0.0.1 and a free port, run in a thread."""
+class FaultScript:
+    """The queue of behaviours and the record of requests, whatever serves them: a real
+    socket (FaultServer) or httpx.MockTransport (tests/mock_http.py)."""
 
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
         self._queue: deque[Behaviour] = deque()
         self._lock = threading.Lock()
+
+    # -- script --------------------------------------------------------------------------
+
+    def push(self, behaviour: Behaviour) -> Self:
+        with self._lock:
+            self._queue.append(behaviour)
+        return self
+
+    def ok(self, text: str = "ok", *, usage: bool = True) -> Self:
+        """A normal JSON chat completion (with usage unless usage=False)."""
+        return self.push(Behaviour("ok", text=text, usage=usage))
+
+    def status(
+        self, code: int, *, retry_after: float | str | None = None, body: str | None = None
+    ) -> Self:
+        """An error status with an OpenAI-style JSON error body and optional Retry-After."""
+        headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+        return self.push(Behaviour("status", code=code, headers=headers, body=body))
+
+    def slow(self, seconds: float, text: str = "too late") -> Self:
+        """Wait `seconds` before answering (use more than the client's time-out)."""
+        return self.push(Behaviour("slow", text=text, seconds=seconds))
+
+    def malformed(self, body: str = '{"choices": [ this is not json') -> Self:
+        """200 with Content-Type application/json and a body that is not a completion."""
+        return self.push(Behaviour("malformed", body=body))
+
+    def stream(self, text: str, *, pieces: list[str] | None = None, usage: bool = True) -> Self:
+        """An SSE stream of `text` word by word (or the given pieces), usage if asked for."""
+        return self.push(Behaviour("stream", text=text, pieces=pieces, usage=usage))
+
+    def broken_stream(self, pieces: list[str]) -> Self:
+        """An SSE stream that sends `pieces` then drops the connection without finishing."""
+        return self.push(Behaviour("broken_stream", pieces=pieces))
+
+    # -- inspection ----------------------------------------------------------------------
+
+    @property
+    def attempts(self) -> int:
+        return len(self.requests)
+
+    @property
+    def pending(self) -> int:
+        """Behaviours still queued (0 when every scripted response was consumed)."""
+        return len(self._queue)
+
+    def gaps(self) -> list[float]:
+        """Seconds between consecutive requests: how long the client waited to retry."""
+        times = [r.at for r in self.requests]
+        return [b - a for a, b in itertools.pairwise(times)]
+
+    def next_behaviour(self) -> Behaviour | None:
+        with self._lock:
+            return self._queue.popleft() if self._queue else None
+
+    def record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+
+class FaultServer(FaultScript):
+    """Scriptable OpenAI-compatible server on 127.0.0.1 and a free port, run in a thread."""
+
+    def __init__(self) -> None:
+        super().__init__()
         self._stopping = threading.Event()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
         self._httpd.daemon_threads = True
@@ -86,68 +153,8 @@ class FaultServer:
         self._httpd.server_close()
         self._thread.join(timeout=5)
 
-    # -- script --------------------------------------------------------------------------
 
-    def push(self, behaviour: Behaviour) -> FaultServer:
-        with self._lock:
-            self._queue.append(behaviour)
-        return self
-
-    def ok(self, text: str = "ok", *, usage: bool = True) -> FaultServer:
-        """A normal JSON chat completion (with usage unless usage=False)."""
-        return self.push(Behaviour("ok", text=text, usage=usage))
-
-    def status(
-        self, code: int, *, retry_after: float | str | None = None, body: str | None = None
-    ) -> FaultServer:
-        """An error status with an OpenAI-style JSON error body and optional Retry-After."""
-        headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
-        return self.push(Behaviour("status", code=code, headers=headers, body=body))
-
-    def slow(self, seconds: float, text: str = "too late") -> FaultServer:
-        """Wait `seconds` before answering (use more than the client's time-out)."""
-        return self.push(Behaviour("slow", text=text, seconds=seconds))
-
-    def malformed(self, body: str = '{"choices": [ this is not json') -> FaultServer:
-        """200 with Content-Type application/json and a body that is not a completion."""
-        return self.push(Behaviour("malformed", body=body))
-
-    def stream(
-        self, text: str, *, pieces: list[str] | None = None, usage: bool = True
-    ) -> FaultServer:
-        """An SSE stream of `text` word by word (or the given pieces), usage if asked for."""
-        return self.push(Behaviour("stream", text=text, pieces=pieces, usage=usage))
-
-    def broken_stream(self, pieces: list[str]) -> FaultServer:
-        """An SSE stream that sends `pieces` then drops the connection without finishing."""
-        return self.push(Behaviour("broken_stream", pieces=pieces))
-
-    # -- inspection ----------------------------------------------------------------------
-
-    @property
-    def attempts(self) -> int:
-        return len(self.requests)
-
-    @property
-    def pending(self) -> int:
-        """Behaviours still queued (0 when every scripted response was consumed)."""
-        return len(self._queue)
-
-    def gaps(self) -> list[float]:
-        """Seconds between consecutive requests: how long the client waited to retry."""
-        times = [r.at for r in self.requests]
-        return [b - a for a, b in itertools.pairwise(times)]
-
-    def _next(self) -> Behaviour | None:
-        with self._lock:
-            return self._queue.popleft() if self._queue else None
-
-    def _record(self, request: RecordedRequest) -> None:
-        with self._lock:
-            self.requests.append(request)
-
-
-def _split(text: str) -> list[str]:
+def split_words(text: str) -> list[str]:
     """Words with their following spaces kept, so joining the pieces gives the text back."""
     pieces: list[str] = []
     for word in text.split(" "):
@@ -180,7 +187,7 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 body = json.loads(raw or b"{}")
             except ValueError:
                 body = {"_raw": raw.decode("utf-8", "replace")}
-            server._record(
+            server.record(
                 RecordedRequest(
                     self.path,
                     {k.lower(): v for k, v in self.headers.items()},
@@ -193,7 +200,7 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                     404, {"error": {"message": f"no route {self.path}", "type": "not_found"}}
                 )
                 return
-            behaviour = server._next()
+            behaviour = server.next_behaviour()
             # the client may give up (time-out); that is the point of slow()
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 self._serve(behaviour, body)
@@ -211,22 +218,13 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                     },
                 )
             elif b.kind == "ok":
-                self._json(200, _completion(model, b.text, b.usage))
+                self._json(200, completion_body(model, b.text, b.usage))
             elif b.kind == "status":
-                body = b.body or json.dumps(
-                    {
-                        "error": {
-                            "message": f"scripted status {b.code}",
-                            "type": "scripted",
-                            "code": str(b.code),
-                        }
-                    }
-                )
-                self._send(b.code, body.encode(), "application/json", b.headers)
+                self._send(b.code, status_body(b).encode(), "application/json", b.headers)
             elif b.kind == "slow":
                 if server._stopping.wait(b.seconds):
                     return
-                self._json(200, _completion(model, b.text, True))
+                self._json(200, completion_body(model, b.text, True))
             elif b.kind == "malformed":
                 self._send(200, (b.body or "").encode(), "application/json", {})
             elif b.kind in ("stream", "broken_stream"):
@@ -242,19 +240,19 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 # Promise more than we send, then hang up: the client sees a truncated body.
                 self.send_header("Content-Length", "1000000")
             self.end_headers()
-            pieces = b.pieces if b.pieces is not None else _split(b.text)
-            first = _chunk(model, {"role": "assistant", "content": ""}, None)
+            pieces = b.pieces if b.pieces is not None else split_words(b.text)
+            first = chunk_body(model, {"role": "assistant", "content": ""}, None)
             self._event(first)
             for piece in pieces:
-                self._event(_chunk(model, {"content": piece}, None))
+                self._event(chunk_body(model, {"content": piece}, None))
             if b.kind == "broken_stream":
                 self.close_connection = True
                 return
-            self._event(_chunk(model, {}, "stop"))
+            self._event(chunk_body(model, {}, "stop"))
             wants_usage = bool((request.get("stream_options") or {}).get("include_usage"))
             if b.usage and wants_usage:
-                usage_chunk = _chunk(model, None, None)
-                usage_chunk["usage"] = _usage(completion=len(pieces))
+                usage_chunk = chunk_body(model, None, None)
+                usage_chunk["usage"] = usage_body(completion=len(pieces))
                 self._event(usage_chunk)
             self.wfile.write(b"data: [DONE]\n\n")
             self.wfile.flush()
@@ -278,7 +276,14 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def _completion(model: str, text: str, usage: bool) -> dict[str, Any]:
+def status_body(b: Behaviour) -> str:
+    """The JSON error body of a scripted status: the given one, or an OpenAI-style error."""
+    return b.body or json.dumps(
+        {"error": {"message": f"scripted status {b.code}", "type": "scripted", "code": str(b.code)}}
+    )
+
+
+def completion_body(model: str, text: str, usage: bool) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": "chatcmpl-fault",
         "object": "chat.completion",
@@ -289,11 +294,11 @@ def _completion(model: str, text: str, usage: bool) -> dict[str, Any]:
         ],
     }
     if usage:
-        data["usage"] = _usage()
+        data["usage"] = usage_body()
     return data
 
 
-def _chunk(model: str, delta: dict[str, Any] | None, finish: str | None) -> dict[str, Any]:
+def chunk_body(model: str, delta: dict[str, Any] | None, finish: str | None) -> dict[str, Any]:
     choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
     return {
         "id": "chatcmpl-fault",

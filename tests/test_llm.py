@@ -1,4 +1,5 @@
-"""The LLM client against a real HTTP server that fails on cue (tests/fault_server.py).
+"""The LLM client against a scripted server that fails on cue: httpx.MockTransport for the
+logic (tests/mock_http.py), a real HTTP server for the round trips (tests/fault_server.py).
 
 The official `openai` client does the HTTP; only the server is scripted. Waits are kept tiny
 (max_wait of a few milliseconds) except where a test measures that Retry-After was honoured.
@@ -15,7 +16,8 @@ from collections.abc import Iterable
 
 import pytest
 from fakes import ScriptedLLM
-from fault_server import FaultServer, fault_server_fixture  # noqa: F401 - fixture
+from fault_server import FaultScript, FaultServer, fault_server_fixture  # noqa: F401 - fixture
+from mock_http import MockOpenAI, mock_server_fixture  # noqa: F401 - fixture
 
 from rag_papers.errors import ConfigError, LLMError
 from rag_papers.providers.llm import (
@@ -37,7 +39,9 @@ def text_of(stream: Iterable[str | LLMReply]) -> str:
     return "".join(item for item in stream if isinstance(item, str))
 
 
-def make(server: FaultServer, **overrides: object) -> OpenAICompatLLM:
+def make(server: FaultScript, **overrides: object) -> OpenAICompatLLM:
+    """A client of the scripted server: over httpx.MockTransport for a MockOpenAI, over a
+    real socket for a FaultServer."""
     options: dict[str, object] = {
         "model": "test-model",
         "api_key": None,
@@ -46,6 +50,9 @@ def make(server: FaultServer, **overrides: object) -> OpenAICompatLLM:
         "max_attempts": 3,
         "max_wait": 0.01,
     }
+    if isinstance(server, MockOpenAI):
+        options["http_client"] = server.client()
+        options["async_http_client"] = server.async_client()
     options.update(overrides)
     return OpenAICompatLLM(**options)  # type: ignore[arg-type]
 
@@ -78,9 +85,9 @@ def test_complete_returns_text_usage_and_model_and_sends_the_request(
     assert request.headers["authorization"] == "Bearer not-needed"
 
 
-def test_missing_usage_gives_zeros(fault_server: FaultServer) -> None:
-    fault_server.ok("fine", usage=False)
-    reply = make(fault_server).complete(MESSAGES)
+def test_missing_usage_gives_zeros(mock_server: MockOpenAI) -> None:
+    mock_server.ok("fine", usage=False)
+    reply = make(mock_server).complete(MESSAGES)
     assert reply.text == "fine"
     assert reply.usage == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
 
@@ -95,61 +102,61 @@ def test_missing_usage_gives_zeros(fault_server: FaultServer) -> None:
         "a model name nobody has heard of",
     ],
 )
-def test_any_model_name_is_sent_as_is(fault_server: FaultServer, model: str) -> None:
-    fault_server.ok("hi")
-    reply = make(fault_server, model=model).complete(MESSAGES)
-    assert fault_server.requests[0].body["model"] == model
+def test_any_model_name_is_sent_as_is(mock_server: MockOpenAI, model: str) -> None:
+    mock_server.ok("hi")
+    reply = make(mock_server, model=model).complete(MESSAGES)
+    assert mock_server.requests[0].body["model"] == model
     assert reply.model == model
 
 
-def test_base_url_without_v1_path_prefix_works(fault_server: FaultServer) -> None:
-    fault_server.ok("root")
-    assert make(fault_server, base_url=fault_server.root_url).complete(MESSAGES).text == "root"
-    assert fault_server.requests[0].path == "/chat/completions"
+def test_base_url_without_v1_path_prefix_works(mock_server: MockOpenAI) -> None:
+    mock_server.ok("root")
+    assert make(mock_server, base_url=mock_server.root_url).complete(MESSAGES).text == "root"
+    assert mock_server.requests[0].path == "/chat/completions"
 
 
 # -- retries ------------------------------------------------------------------------------
 
 
-def test_429_with_retry_after_is_honoured_then_succeeds(fault_server: FaultServer) -> None:
-    fault_server.status(429, retry_after=1).ok("after the wait")
-    llm = make(fault_server, max_wait=5.0)
+def test_429_with_retry_after_is_honoured_then_succeeds(mock_server: MockOpenAI) -> None:
+    mock_server.status(429, retry_after=1).ok("after the wait")
+    llm = make(mock_server, max_wait=5.0)
 
     assert llm.complete(MESSAGES).text == "after the wait"
 
-    assert fault_server.attempts == 2
-    [gap] = fault_server.gaps()
+    assert mock_server.attempts == 2
+    [gap] = mock_server.gaps()
     assert 0.9 <= gap < 3.0
 
 
-def test_retry_after_is_capped_by_max_wait(fault_server: FaultServer) -> None:
-    fault_server.status(429, retry_after=30).ok("soon")
+def test_retry_after_is_capped_by_max_wait(mock_server: MockOpenAI) -> None:
+    mock_server.status(429, retry_after=30).ok("soon")
     start = time.monotonic()
-    assert make(fault_server, max_wait=0.2).complete(MESSAGES).text == "soon"
+    assert make(mock_server, max_wait=0.2).complete(MESSAGES).text == "soon"
     assert time.monotonic() - start < 2.0
-    [gap] = fault_server.gaps()
+    [gap] = mock_server.gaps()
     assert gap >= 0.15
 
 
-def test_500_twice_then_success(fault_server: FaultServer) -> None:
-    fault_server.status(500).status(503).ok("third time")
-    assert make(fault_server, max_attempts=3).complete(MESSAGES).text == "third time"
-    assert fault_server.attempts == 3
+def test_500_twice_then_success(mock_server: MockOpenAI) -> None:
+    mock_server.status(500).status(503).ok("third time")
+    assert make(mock_server, max_attempts=3).complete(MESSAGES).text == "third time"
+    assert mock_server.attempts == 3
 
 
 def test_persistent_500_raises_llmerror_after_exactly_max_attempts(
-    fault_server: FaultServer,
+    mock_server: MockOpenAI,
 ) -> None:
     for _ in range(6):
-        fault_server.status(500)
-    llm = make(fault_server, max_attempts=4)
+        mock_server.status(500)
+    llm = make(mock_server, max_attempts=4)
 
     with pytest.raises(LLMError) as info:
         llm.complete(MESSAGES)
 
-    assert fault_server.attempts == 4
+    assert mock_server.attempts == 4
     message = str(info.value)
-    assert fault_server.base_url in message
+    assert mock_server.base_url in message
     assert "'test-model'" in message
     assert "4 attempt" in message
     assert "HTTP 500" in message
@@ -164,23 +171,23 @@ def test_default_endpoint_is_named_api_openai_com() -> None:
     assert "api.openai.com" in str(llm._final_error(RuntimeError("boom"), 1))
 
 
-def test_timeout_is_retried_then_raises(fault_server: FaultServer) -> None:
-    fault_server.slow(3).slow(3)
-    llm = make(fault_server, timeout=0.3, max_attempts=2)
+def test_timeout_is_retried_then_raises(mock_server: MockOpenAI) -> None:
+    mock_server.slow(3).slow(3)
+    llm = make(mock_server, timeout=0.3, max_attempts=2)
     start = time.monotonic()
 
     with pytest.raises(LLMError, match="timed out") as info:
         llm.complete(MESSAGES)
 
     assert time.monotonic() - start < 2.5  # two time-outs of 0.3 s, not two 3 s waits
-    assert fault_server.attempts == 2
+    assert mock_server.attempts == 2
     assert "RAG_PAPERS_LLM_TIMEOUT (now 0.3 s)" in str(info.value)
 
 
-def test_timeout_then_success(fault_server: FaultServer) -> None:
-    fault_server.slow(3).ok("quick now")
-    assert make(fault_server, timeout=0.3).complete(MESSAGES).text == "quick now"
-    assert fault_server.attempts == 2
+def test_timeout_then_success(mock_server: MockOpenAI) -> None:
+    mock_server.slow(3).ok("quick now")
+    assert make(mock_server, timeout=0.3).complete(MESSAGES).text == "quick now"
+    assert mock_server.attempts == 2
 
 
 def test_connection_refused_says_to_check_the_server() -> None:
@@ -203,49 +210,49 @@ def test_connection_refused_says_to_check_the_server() -> None:
 
 @pytest.mark.parametrize("body", ['{"choices": [ this is not json', '{"unexpected": true}', "null"])
 def test_malformed_json_raises_llmerror_after_bounded_attempts(
-    fault_server: FaultServer,
+    mock_server: MockOpenAI,
     body: str,
 ) -> None:
     for _ in range(3):
-        fault_server.malformed(body)
+        mock_server.malformed(body)
     with pytest.raises(LLMError, match="malformed response"):
-        make(fault_server, max_attempts=3).complete(MESSAGES)
-    assert fault_server.attempts == 3
+        make(mock_server, max_attempts=3).complete(MESSAGES)
+    assert mock_server.attempts == 3
 
 
-def test_malformed_once_then_success(fault_server: FaultServer) -> None:
-    fault_server.malformed().ok("good")
-    assert make(fault_server).complete(MESSAGES).text == "good"
+def test_malformed_once_then_success(mock_server: MockOpenAI) -> None:
+    mock_server.malformed().ok("good")
+    assert make(mock_server).complete(MESSAGES).text == "good"
 
 
 # -- errors that waiting cannot fix ---------------------------------------------------------
 
 
-def test_401_fails_at_once_with_a_key_hint(fault_server: FaultServer) -> None:
-    fault_server.status(401).ok("never reached")
+def test_401_fails_at_once_with_a_key_hint(mock_server: MockOpenAI) -> None:
+    mock_server.status(401).ok("never reached")
     with pytest.raises(LLMError, match="OPENAI_API_KEY") as info:
-        make(fault_server, max_attempts=5).complete(MESSAGES)
-    assert fault_server.attempts == 1
+        make(mock_server, max_attempts=5).complete(MESSAGES)
+    assert mock_server.attempts == 1
     assert "401" in str(info.value)
-    assert fault_server.base_url in str(info.value)
+    assert mock_server.base_url in str(info.value)
 
 
 def test_404_unknown_model_fails_at_once_naming_the_model(
-    fault_server: FaultServer,
+    mock_server: MockOpenAI,
 ) -> None:
-    fault_server.status(404, body='{"error": {"message": "model not found: qwen-9000"}}')
+    mock_server.status(404, body='{"error": {"message": "model not found: qwen-9000"}}')
     with pytest.raises(LLMError, match="RAG_PAPERS_LLM_MODEL") as info:
-        make(fault_server, model="qwen-9000").complete(MESSAGES)
-    assert fault_server.attempts == 1
+        make(mock_server, model="qwen-9000").complete(MESSAGES)
+    assert mock_server.attempts == 1
     assert "'qwen-9000'" in str(info.value)
-    assert f"{fault_server.base_url}/models" in str(info.value)
+    assert f"{mock_server.base_url}/models" in str(info.value)
 
 
-def test_400_fails_at_once(fault_server: FaultServer) -> None:
-    fault_server.status(400, body='{"error": {"message": "context too long"}}')
+def test_400_fails_at_once(mock_server: MockOpenAI) -> None:
+    mock_server.status(400, body='{"error": {"message": "context too long"}}')
     with pytest.raises(LLMError, match="context too long"):
-        make(fault_server).complete(MESSAGES)
-    assert fault_server.attempts == 1
+        make(mock_server).complete(MESSAGES)
+    assert mock_server.attempts == 1
 
 
 def test_no_key_and_no_base_url_is_a_config_error() -> None:
@@ -276,91 +283,91 @@ def test_stream_yields_deltas_in_order_and_sets_usage(fault_server: FaultServer)
     assert body["stream_options"] == {"include_usage": True}
 
 
-def test_stream_without_usage_from_server_is_tolerated(fault_server: FaultServer) -> None:
-    fault_server.stream("no usage here", usage=False)
-    llm = make(fault_server)
+def test_stream_without_usage_from_server_is_tolerated(mock_server: MockOpenAI) -> None:
+    mock_server.stream("no usage here", usage=False)
+    llm = make(mock_server)
     *pieces, reply = llm.stream(MESSAGES)
     assert "".join(pieces) == reply.text == "no usage here"
     assert reply.usage == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
 
 
 def test_stream_falls_back_when_server_rejects_stream_options(
-    fault_server: FaultServer,
+    mock_server: MockOpenAI,
 ) -> None:
-    fault_server.status(400, body='{"error": {"message": "Unrecognized field: stream_options"}}')
-    fault_server.stream("plain stream")
-    llm = make(fault_server)
+    mock_server.status(400, body='{"error": {"message": "Unrecognized field: stream_options"}}')
+    mock_server.stream("plain stream")
+    llm = make(mock_server)
     assert text_of(llm.stream(MESSAGES)) == "plain stream"
-    first, second = (r.body for r in fault_server.requests)
+    first, second = (r.body for r in mock_server.requests)
     assert "stream_options" in first and "stream_options" not in second
 
 
-def test_stream_is_retried_before_anything_was_yielded(fault_server: FaultServer) -> None:
-    fault_server.status(503).slow(3).stream("second try works")
-    llm = make(fault_server, timeout=0.3)
+def test_stream_is_retried_before_anything_was_yielded(mock_server: MockOpenAI) -> None:
+    mock_server.status(503).slow(3).stream("second try works")
+    llm = make(mock_server, timeout=0.3)
     assert text_of(llm.stream(MESSAGES)) == "second try works"
-    assert fault_server.attempts == 3
+    assert mock_server.attempts == 3
 
 
-def test_stream_is_not_retried_after_text_was_yielded(fault_server: FaultServer) -> None:
-    fault_server.broken_stream(["Half ", "an "]).stream("must not be used")
+def test_stream_is_not_retried_after_text_was_yielded(mock_server: MockOpenAI) -> None:
+    mock_server.broken_stream(["Half ", "an "]).stream("must not be used")
     received: list[str] = []
 
     with pytest.raises(LLMError, match="stream broke"):
-        for piece in make(fault_server).stream(MESSAGES):
+        for piece in make(mock_server).stream(MESSAGES):
             received.append(piece)  # noqa: PERF402 - keep what came before the error
 
     assert received == ["Half ", "an "]
-    assert fault_server.attempts == 1
-    assert fault_server.pending == 1
+    assert mock_server.attempts == 1
+    assert mock_server.pending == 1
 
 
-def test_stream_persistent_failure_raises_llmerror(fault_server: FaultServer) -> None:
-    fault_server.status(502).status(502)
+def test_stream_persistent_failure_raises_llmerror(mock_server: MockOpenAI) -> None:
+    mock_server.status(502).status(502)
     with pytest.raises(LLMError, match="2 attempt"):
-        list(make(fault_server, max_attempts=2).stream(MESSAGES))
-    assert fault_server.attempts == 2
+        list(make(mock_server, max_attempts=2).stream(MESSAGES))
+    assert mock_server.attempts == 2
 
 
 # -- async --------------------------------------------------------------------------------
 
 
-def test_acomplete_retries_and_returns_a_reply(fault_server: FaultServer) -> None:
-    fault_server.status(500).ok("async answer").ok("second loop")
-    llm = make(fault_server)
+def test_acomplete_retries_and_returns_a_reply(mock_server: MockOpenAI) -> None:
+    mock_server.status(500).ok("async answer").ok("second loop")
+    llm = make(mock_server)
 
     reply = asyncio.run(llm.acomplete(MESSAGES))
     assert reply.text == "async answer"
     assert reply.usage["total_tokens"] == 18
-    assert fault_server.attempts == 2
+    assert mock_server.attempts == 2
     # A second event loop (e.g. another asyncio.run) must get a working client too.
     assert asyncio.run(llm.acomplete(MESSAGES)).text == "second loop"
 
 
-def test_acomplete_persistent_failure_raises_llmerror(fault_server: FaultServer) -> None:
-    fault_server.status(500).status(500)
+def test_acomplete_persistent_failure_raises_llmerror(mock_server: MockOpenAI) -> None:
+    mock_server.status(500).status(500)
     with pytest.raises(LLMError, match="2 attempt"):
-        asyncio.run(make(fault_server, max_attempts=2).acomplete(MESSAGES))
-    assert fault_server.attempts == 2
+        asyncio.run(make(mock_server, max_attempts=2).acomplete(MESSAGES))
+    assert mock_server.attempts == 2
 
 
 # -- secrets and settings -----------------------------------------------------------------
 
 
 def test_api_key_never_appears_in_logs_or_errors(
-    fault_server: FaultServer,
+    mock_server: MockOpenAI,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     key = "sk-test-SECRET-0123456789"
-    fault_server.status(500).ok("x").status(401)
-    llm = make(fault_server, api_key=key)
+    mock_server.status(500).ok("x").status(401)
+    llm = make(mock_server, api_key=key)
     caplog.set_level(logging.DEBUG)  # every logger, including openai's and httpx's
 
     llm.complete(MESSAGES)
     with pytest.raises(LLMError) as info:
         llm.complete(MESSAGES)
 
-    assert fault_server.requests[0].headers["authorization"] == f"Bearer {key}"  # it was sent
+    assert mock_server.requests[0].headers["authorization"] == f"Bearer {key}"  # it was sent
     assert any("retrying in" in r.getMessage() for r in caplog.records)  # retries are logged
     for record in caplog.records:
         assert key not in record.getMessage()
@@ -398,11 +405,11 @@ def test_make_llm_reads_settings(
 # -- Retry-After parsing ------------------------------------------------------------------
 
 
-def test_retry_after_http_date_over_the_wire(fault_server: FaultServer) -> None:
-    fault_server.status(429, retry_after=email.utils.formatdate(time.time() + 1, usegmt=True))
-    fault_server.ok("dated")
-    assert make(fault_server, max_wait=3.0).complete(MESSAGES).text == "dated"
-    [gap] = fault_server.gaps()
+def test_retry_after_http_date_over_the_wire(mock_server: MockOpenAI) -> None:
+    mock_server.status(429, retry_after=email.utils.formatdate(time.time() + 1, usegmt=True))
+    mock_server.ok("dated")
+    assert make(mock_server, max_wait=3.0).complete(MESSAGES).text == "dated"
+    [gap] = mock_server.gaps()
     assert gap < 2.5  # at most the one second asked for (the date has 1 s resolution)
 
 

@@ -35,9 +35,29 @@ EXPECTED = {
 
 # Public on main when the package was split into subpackages (a1a1876): never lose one.
 PUBLIC_ON_MAIN = frozenset(
-    "CANNOT_ANSWER Answer Assistant Citation ConfigError EmbeddingMismatchError Filters "
-    "IndexNotFoundError IngestSummary InputError LLMError Paper QuestionError RagPapersError "
-    "RetrievedPaper Retriever Settings aanswer answer ingest stream_answer".split()
+    [
+        "CANNOT_ANSWER",
+        "Answer",
+        "Assistant",
+        "Citation",
+        "ConfigError",
+        "EmbeddingMismatchError",
+        "Filters",
+        "IndexNotFoundError",
+        "IngestSummary",
+        "InputError",
+        "LLMError",
+        "Paper",
+        "QuestionError",
+        "RagPapersError",
+        "RetrievedPaper",
+        "Retriever",
+        "Settings",
+        "aanswer",
+        "answer",
+        "ingest",
+        "stream_answer",
+    ]
 )
 
 

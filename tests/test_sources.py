@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+import httpx
 import pytest
 
 from rag_papers import readers as sources
@@ -503,7 +504,7 @@ def test_atom_errors(tmp_path: Path) -> None:
         read_arxiv_atom(broken)
 
 
-# -- fetch_arxiv over real HTTP on 127.0.0.1 -----------------------------------------------
+# -- fetch_arxiv: httpx.MockTransport for the logic, one round trip over real HTTP -----------------------------------------------
 
 ENTRIES = re.findall(r"  <entry>.*?</entry>\n", ATOM.read_text(encoding="utf-8"), flags=re.DOTALL)[
     :3
@@ -525,28 +526,53 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class ArxivStub:
-    """Replies from a queue, in order; records query, User-Agent and arrival time."""
+class ArxivScript:
+    """Replies from a queue, in order; records query, User-Agent and arrival time. Served
+    by httpx.MockTransport (`client()`) or, as ArxivStub, by a real server on 127.0.0.1."""
+
+    url = "http://arxiv-mock.test/api/query"
 
     def __init__(self, replies: list[Reply]) -> None:
         self.replies = deque(replies)
         self.requests: list[tuple[dict[str, str], str, float]] = []
+
+    def respond(self, query: dict[str, str], agent: str) -> tuple[int, bytes, dict[str, str]]:
+        self.requests.append((query, agent, time.monotonic()))
+        reply = self.replies.popleft() if self.replies else Reply(418, "queue empty")
+        body = reply.body
+        if body is None:
+            start, size = int(query["start"]), int(query["max_results"])
+            body = feed(ENTRIES[start : start + size], len(ENTRIES))
+        headers = {"Content-Type": "application/atom+xml", **reply.headers}
+        return reply.status, body.encode(), headers
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        query = dict(request.url.params)
+        status, data, headers = self.respond(query, request.headers.get("User-Agent", ""))
+        return httpx.Response(status, headers=headers, content=data)
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(transport=httpx.MockTransport(self.handle))
+
+    def gaps(self) -> list[float]:
+        times = [t for _, _, t in self.requests]
+        return [b - a for a, b in itertools.pairwise(times)]
+
+
+class ArxivStub(ArxivScript):
+    """The same script over real HTTP on 127.0.0.1."""
+
+    def __init__(self, replies: list[Reply]) -> None:
+        super().__init__(replies)
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 query = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
-                stub.requests.append((query, self.headers.get("User-Agent", ""), time.monotonic()))
-                reply = stub.replies.popleft() if stub.replies else Reply(418, "queue empty")
-                body = reply.body
-                if body is None:
-                    start, size = int(query["start"]), int(query["max_results"])
-                    body = feed(ENTRIES[start : start + size], len(ENTRIES))
-                data = body.encode()
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/atom+xml")
+                status, data, headers = stub.respond(query, self.headers.get("User-Agent", ""))
+                self.send_response(status)
                 self.send_header("Content-Length", str(len(data)))
-                for key, value in reply.headers.items():
+                for key, value in headers.items():
                     self.send_header(key, value)
                 self.end_headers()
                 self.wfile.write(data)
@@ -559,10 +585,6 @@ class ArxivStub:
         self.thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
-
-    def gaps(self) -> list[float]:
-        times = [t for _, _, t in self.requests]
-        return [b - a for a, b in itertools.pairwise(times)]
 
 
 @pytest.fixture
@@ -595,6 +617,11 @@ def arxiv_stub(no_proxy: None) -> Iterator[Callable[..., ArxivStub]]:
         stub.server.server_close()
 
 
+@pytest.fixture
+def arxiv_mock() -> Callable[..., ArxivScript]:
+    return lambda *replies: ArxivScript(list(replies))
+
+
 def test_fetch_arxiv_retries_a_503_then_reads_the_feed(
     arxiv_stub: Callable[..., ArxivStub],
 ) -> None:
@@ -602,55 +629,69 @@ def test_fetch_arxiv_retries_a_503_then_reads_the_feed(
     result = fetch_arxiv("all:representation", max_results=3, base_url=stub.url, delay=0.01)
     assert [p.arxiv_id for p in result.papers] == ["2205.13147", "2103.00020", None]
     assert len(stub.requests) == 2
-    query, agent, _ = stub.requests[1]
+    query, agent, _ = stub.requests[1]  # over a real socket
     assert query == {"search_query": "all:representation", "start": "0", "max_results": "3"}
     assert agent.startswith("rag-papers/")
 
 
 def test_fetch_arxiv_backs_off_on_5xx_and_429_without_retry_after(
-    arxiv_stub: Callable[..., ArxivStub],
+    arxiv_mock: Callable[..., ArxivScript],
 ) -> None:
-    stub = arxiv_stub(Reply(502, "bad gateway"), Reply(429, "slow down"), Reply())
-    result = fetch_arxiv("all:x", max_results=3, base_url=stub.url, delay=0.05)
+    stub = arxiv_mock(Reply(502, "bad gateway"), Reply(429, "slow down"), Reply())
+    result = fetch_arxiv(
+        "all:x", max_results=3, base_url=stub.url, http_client=stub.client(), delay=0.05
+    )
     assert len(result.papers) == 3 and len(stub.requests) == 3
+    assert all(agent.startswith("rag-papers/") for _, agent, _ in stub.requests)  # even so
     first, second = stub.gaps()
     assert first >= 0.05 and second >= 0.1  # delay, then twice the delay
 
 
-def test_fetch_arxiv_honours_retry_after(arxiv_stub: Callable[..., ArxivStub]) -> None:
-    stub = arxiv_stub(Reply(503, "busy", {"Retry-After": "1"}), Reply())
-    fetch_arxiv("all:x", max_results=3, base_url=stub.url, delay=0.01)
+def test_fetch_arxiv_honours_retry_after(arxiv_mock: Callable[..., ArxivScript]) -> None:
+    stub = arxiv_mock(Reply(503, "busy", {"Retry-After": "1"}), Reply())
+    fetch_arxiv("all:x", max_results=3, base_url=stub.url, http_client=stub.client(), delay=0.01)
     assert stub.gaps()[0] >= 1.0
 
 
-def test_fetch_arxiv_gives_up_with_input_error(arxiv_stub: Callable[..., ArxivStub]) -> None:
-    stub = arxiv_stub(Reply(503, "busy"), Reply(503, "busy"), Reply())
+def test_fetch_arxiv_gives_up_with_input_error(arxiv_mock: Callable[..., ArxivScript]) -> None:
+    stub = arxiv_mock(Reply(503, "busy"), Reply(503, "busy"), Reply())
     with pytest.raises(InputError, match="failed after 2 attempts"):
-        fetch_arxiv("all:x", base_url=stub.url, delay=0.01, max_attempts=2)
+        fetch_arxiv(
+            "all:x", base_url=stub.url, http_client=stub.client(), delay=0.01, max_attempts=2
+        )
     assert len(stub.requests) == 2
 
-    too_long = arxiv_stub(Reply(503, "busy", {"Retry-After": "600"}))
+    too_long = arxiv_mock(Reply(503, "busy", {"Retry-After": "600"}))
     with pytest.raises(InputError, match="asked to wait 600s"):
-        fetch_arxiv("all:x", base_url=too_long.url, delay=0.01, max_wait=10)
+        fetch_arxiv(
+            "all:x", base_url=too_long.url, http_client=too_long.client(), delay=0.01, max_wait=10
+        )
     assert len(too_long.requests) == 1
 
 
-def test_fetch_arxiv_does_not_retry_a_bad_query(arxiv_stub: Callable[..., ArxivStub]) -> None:
+def test_fetch_arxiv_does_not_retry_a_bad_query(arxiv_mock: Callable[..., ArxivScript]) -> None:
     error = (
         '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><entry>'
         "<id>http://arxiv.org/api/errors#max_results_must_be_less_than_30000</id>"
         "<title>Error</title><summary>max_results must be less than 30000</summary>"
         "</entry></feed>"
     )
-    stub = arxiv_stub(Reply(400, error))
+    stub = arxiv_mock(Reply(400, error))
     with pytest.raises(InputError, match="max_results must be less than 30000"):
-        fetch_arxiv("all:x", base_url=stub.url, delay=0.01)
+        fetch_arxiv("all:x", base_url=stub.url, http_client=stub.client(), delay=0.01)
     assert len(stub.requests) == 1
 
 
-def test_fetch_arxiv_pages_politely(arxiv_stub: Callable[..., ArxivStub]) -> None:
-    stub = arxiv_stub(Reply(), Reply())
-    result = fetch_arxiv("all:x", max_results=10, page_size=2, base_url=stub.url, delay=0.2)
+def test_fetch_arxiv_pages_politely(arxiv_mock: Callable[..., ArxivScript]) -> None:
+    stub = arxiv_mock(Reply(), Reply())
+    result = fetch_arxiv(
+        "all:x",
+        max_results=10,
+        page_size=2,
+        base_url=stub.url,
+        http_client=stub.client(),
+        delay=0.2,
+    )
     assert len(result.papers) == 3 and result.warnings == []  # total is 3: no third request
     assert [(q["start"], q["max_results"]) for q, _, _ in stub.requests] == [("0", "2"), ("2", "2")]
     assert stub.gaps()[0] >= 0.2

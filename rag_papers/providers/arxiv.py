@@ -69,7 +69,7 @@ def _get_page(
     try:
         for attempt in retrying:
             with attempt:
-                response = client.get(url, params=params)
+                response = client.get(url, params=params, headers={"User-Agent": USER_AGENT})
                 if response.status_code == 429 or response.status_code >= 500:
                     asked = retry_after_seconds(response.headers)
                     if asked is not None and asked > max_wait:
