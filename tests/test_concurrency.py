@@ -18,6 +18,7 @@ import pytest
 from test_store_server import chroma_server  # noqa: F401  (module-scoped `chroma run` fixture)
 
 from rag_papers.readers import read_listing
+from rag_papers.settings import Settings
 
 pytestmark = pytest.mark.server
 
@@ -192,5 +193,6 @@ def test_reader_keeps_answering_while_a_writer_ingests_and_then_sees_new_papers(
         # the reader's own BM25 copy predates the write; the version in the collection's
         # metadata makes the next reader rebuild it rather than miss the new papers
         assert title in bm25 and title in hybrid
-    marker = json.loads((tmp_path / "reader_home" / "bm25" / "version.json").read_text())
+    reader_settings = Settings(home=tmp_path / "reader_home", collection=COLLECTION)
+    marker = json.loads((reader_settings.bm25_dir / "version.json").read_text())
     assert marker["chunks"] >= len(seed) + len(added)
