@@ -122,3 +122,27 @@ def test_papers_with_different_arxiv_ids_are_never_merged_by_title() -> None:
     incoming = Paper(title="Attention", abstract="x", arxiv_id="2402.00002")
     plan = reconcile([incoming], [stored_meta])
     assert plan.papers == [incoming] and not plan.superseded and not plan.updated
+
+
+@pytest.mark.parametrize("order", ["sample_first", "2024_first"])
+def test_full_size_two_ingests_give_1193_papers(tmp_path: Path, order: str) -> None:
+    """The whole sample (445) and the whole 2024 collection (753), the numbers from the bug
+    report: 1,198 before the fix. The model is a stand-in (constant vectors from
+    LlamaIndex's MockEmbedding) so this runs in seconds; what is checked is which papers the
+    real store ends up holding, which no embedding changes."""
+    from llama_index.core.embeddings import MockEmbedding
+
+    from rag_papers.readers import sample_corpus_dir
+
+    hf_2024 = Path(__file__).resolve().parents[1] / "eval" / "data" / "hf_daily_papers_2024.json"
+    settings = Settings(home=tmp_path / "home")
+    model = MockEmbedding(embed_dim=16)
+    files = [sample_corpus_dir(), hf_2024]
+    if order == "2024_first":
+        files.reverse()
+    first = ingest([files[0]], settings=settings, progress=False, embed_model=model)
+    second = ingest([files[1]], settings=settings, progress=False, embed_model=model)
+    assert first.new == (445 if order == "sample_first" else 753)
+    assert second.new == (748 if order == "sample_first" else 440)
+    assert second.updated + second.unchanged == 5
+    assert collection_stats(settings)["papers"] == 1193
