@@ -111,9 +111,10 @@ def to_bibtex(papers: Sequence[Paper]) -> str:
     raw_fields: list[list[tuple[str, str | None]]] = []
     for key, paper in zip(bibtex_keys(papers), papers, strict=True):
         journal = paper.venue if paper.venue and "arxiv" not in paper.venue.lower() else None
-        text = [("title", paper.title), ("author", " and ".join(paper.authors))]
-        text += [("journal", journal), ("abstract", paper.abstract)]
-        raw = [("year", _year(paper))]
+        text: list[tuple[str, str | None]] = [("title", paper.title)]
+        text += [("author", " and ".join(paper.authors)), ("journal", journal)]
+        text.append(("abstract", paper.abstract))
+        raw: list[tuple[str, str | None]] = [("year", _year(paper))]
         if paper.published:
             raw.append(("month", str(int(paper.published[5:7]))))
         raw += [("doi", paper.doi), ("url", paper.url)]

@@ -217,7 +217,7 @@ def fetch_arxiv_ids(
                 client, base_url, params, delay=delay, max_attempts=max_attempts, max_wait=max_wait
             )
             raw, _ = atom_entries(text, f"{base_url}?id_list")
-            found = {p.arxiv_id for p in raw.papers} | {p.url or "" for p in raw.papers}
+            found = {p.arxiv_id or "" for p in raw.papers} | {p.url or "" for p in raw.papers}
             for wanted in part:
                 if wanted not in found and not any(wanted in f for f in found if "/" in f):
                     raw.warnings.append(f"arXiv:{wanted}: not found on arXiv (0 papers)")

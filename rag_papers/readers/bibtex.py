@@ -68,7 +68,7 @@ def bibtex_entries(path: Path, text: str) -> RawEntries:
         raise InputError(f"{path}:1: no BibTeX entries (@article{{key, ...}}) found")
     for entry in library.entries:
         fields = {f.key: f.value for f in entry.fields}
-        where = f"{path}:{entry.start_line + 1}"
+        where = f"{path}:{(entry.start_line or 0) + 1}"
         eprint = _value(fields, "eprint")
         prefix = str(_value(fields, "archiveprefix", "eprinttype") or "arxiv").lower()
         url = _text(_value(fields, "url"))
