@@ -227,6 +227,26 @@ def test_papers_export_in_three_formats_reads_back(
     rows = list(csv.DictReader(io.StringIO(run(capsys, *base, "--format", "csv"))))
     assert {r["arxiv_id"]: r["title"] for r in rows} == {k: v["title"] for k, v in by_id.items()}
 
+    # CSV and JSON Lines read back through rag_papers' own readers as the same papers
+    from rag_papers.index.library import paper_records
+    from rag_papers.readers import read_paths
+
+    stored = {p.paper_id: p for p in paper_records(Settings(home=library_home, collection="refs"))}
+    for fmt in ("csv", "jsonl"):
+        path = tmp_path / f"out.{fmt}"
+        path.write_text(run(capsys, *base, "--format", fmt), encoding="utf-8")
+        back = read_paths([path])
+        assert not back.warnings and len(back.papers) == 8
+        for paper in back.papers:
+            original = stored[paper.paper_id]
+            assert (paper.title, paper.abstract, paper.authors, paper.doi) == (
+                original.title,
+                original.abstract,
+                original.authors,
+                original.doi,
+            )
+            assert (paper.published, paper.date_text) == (original.published, original.date_text)
+
     # a collection goes back in: the exports ingest into a new collection as the same papers
     (tmp_path / "out.bib").write_text(bib, encoding="utf-8")
     summary = json.loads(
