@@ -29,3 +29,7 @@ class QuestionError(RagPapersError):
 
 class LLMError(RagPapersError):
     """The language model endpoint failed after the retries allowed."""
+
+
+class StoreDamagedError(RagPapersError):
+    """The embedded Chroma store's database file is damaged; it must be rebuilt or restored."""

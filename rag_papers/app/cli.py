@@ -462,12 +462,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(
-            "interrupted — the index keeps every paper finished so far; run the command again to complete it",
-            file=sys.stderr,
-        )
+        if args.command == "ingest":
+            print(
+                "interrupted — the index keeps every paper finished so far; run the command again to complete it",
+                file=sys.stderr,
+            )
+        else:
+            print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug or an environment problem: one line here, the trace with -v
+        from rag_papers.index.store import damage_error
+
+        damaged = damage_error(settings_from(args), exc)
+        if damaged is not None:  # Chroma says it many ways; the file check says it one way
+            print(f"error: {damaged}", file=sys.stderr)
+            return 2
         if args.verbose:
             raise
         print(

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from rag_papers import _offline  # noqa: F401
 from rag_papers.errors import InputError
+from rag_papers.index.locking import file_lock
 from rag_papers.settings import Settings
 from rag_papers.types import Paper, ProgressCallback
 
@@ -143,12 +144,15 @@ def chunk_papers(papers: Sequence[Paper], settings: Settings) -> list[Any]:
     return nodes
 
 
-def _write_manifest(settings: Settings, summary: IngestSummary, store_location: str) -> None:
+def _write_manifest(
+    settings: Settings, summary: IngestSummary, store_location: str, store_chunks: int
+) -> None:
     path = settings.manifest_path
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {
         "last_ingest": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "store": store_location,
+        "store_chunks": store_chunks,
         "summary": summary.to_dict(),
     }
     tmp = path.with_suffix(".tmp")
@@ -181,9 +185,9 @@ def ingest(
     `store` and `embed_model` are the dependencies, built from the settings when not given
     (tests pass their own); a given model is recorded as the one the settings name.
     """
-    from rag_papers.index.bm25 import mark_changed, rebuild_bm25
+    from rag_papers.index.bm25 import ensure_bm25, mark_changed, rebuild_bm25
     from rag_papers.index.reconcile import reconcile
-    from rag_papers.index.store import PaperStore
+    from rag_papers.index.store import PaperStore, damage_error, move_aside
     from rag_papers.providers.embed import embed_model_id, embedding_dim, make_embed_model
 
     settings = settings or Settings()
@@ -213,63 +217,73 @@ def ingest(
         all_papers, _ = sources.dedupe(all_papers)
     summary.read = len(all_papers)
 
-    store = store if store is not None else PaperStore(settings)
-    if rebuild:
-        store.reset()
-    model_id = embed_model_id(settings)
-    store.check_model(model_id)
-    store.check_chunking(f"{settings.chunk_tokens}/{settings.chunk_overlap}")
-    states = store.paper_states()
-    # The same paper may be stored under another id (from a listing without arXiv ids, say).
-    stored = (m for _, _, metas in store.iter_chunks(include_documents=False) for m in metas)
-    known = reconcile(all_papers, stored)
-    all_papers = known.papers
-    summary.read = len(all_papers)
+    # One writer per home folder: a second ingest waits (and says so) instead of racing.
+    home = Path(settings.home).expanduser()
+    lock = home / "ingest.lock"
+    with file_lock(
+        lock, waiting=f"waiting for another ingest into {home} to finish (it holds {lock})"
+    ):
+        if rebuild and store is None and damage_error(settings) is not None:
+            move_aside(settings)  # a damaged store cannot even be reset: start a fresh one
+        store = store if store is not None else PaperStore(settings)
+        if rebuild:
+            store.reset()
+        model_id = embed_model_id(settings)
+        store.check_model(model_id)
+        store.check_chunking(f"{settings.chunk_tokens}/{settings.chunk_overlap}")
+        states = store.paper_states()
+        # The same paper may be stored under another id (from a listing without arXiv ids, say).
+        stored = (m for _, _, metas in store.iter_chunks(include_documents=False) for m in metas)
+        known = reconcile(all_papers, stored)
+        all_papers = known.papers
+        summary.read = len(all_papers)
 
-    todo: list[Paper] = []
-    stale_ids: list[str] = []
-    for paper in all_papers:
-        st = states.get(paper.paper_id)
-        if paper.paper_id in known.unchanged and st is not None and st.complete:
-            summary.unchanged += 1
-        elif paper.paper_id in known.updated:
-            summary.updated += 1
-            todo.append(paper)
-            if st is not None:
+        todo: list[Paper] = []
+        stale_ids: list[str] = []
+        for paper in all_papers:
+            st = states.get(paper.paper_id)
+            if paper.paper_id in known.unchanged and st is not None and st.complete:
+                summary.unchanged += 1
+            elif paper.paper_id in known.updated:
+                summary.updated += 1
+                todo.append(paper)
+                if st is not None:
+                    stale_ids.append(paper.paper_id)
+            elif st is None:
+                summary.new += 1
+                todo.append(paper)
+            elif st.content_hash != paper.content_hash or not st.complete:
+                summary.updated += 1
+                todo.append(paper)
                 stale_ids.append(paper.paper_id)
-        elif st is None:
-            summary.new += 1
-            todo.append(paper)
-        elif st.content_hash != paper.content_hash or not st.complete:
-            summary.updated += 1
-            todo.append(paper)
-            stale_ids.append(paper.paper_id)
-        else:
-            summary.unchanged += 1
+            else:
+                summary.unchanged += 1
 
-    if todo and settings.embed_backend == "openai" and confirm is not None:
-        tokens, cost = estimate_embedding_cost(todo, settings)
-        if not confirm(tokens, cost):
-            raise InputError(
-                f"ingest cancelled before embedding {len(todo)} papers (~{tokens:,} tokens, "
-                f"~${cost:.4f}) — nothing was written; pass --yes to skip the question"
-            )
-    if todo:
-        report("loading the embedding model")
-        # loaded only when there is something to embed
-        model = embed_model if embed_model is not None else make_embed_model(settings)
-        store.bind_model(model_id, embedding_dim(model))
-        mark_changed(store)
-        summary.chunks = _embed_and_write(todo, stale_ids, store, model, settings, report)
-    if known.superseded:  # only now that the merged papers are written
-        if not todo:
+        if todo and settings.embed_backend == "openai" and confirm is not None:
+            tokens, cost = estimate_embedding_cost(todo, settings)
+            if not confirm(tokens, cost):
+                raise InputError(
+                    f"ingest cancelled before embedding {len(todo)} papers (~{tokens:,} tokens, "
+                    f"~${cost:.4f}) — nothing was written; pass --yes to skip the question"
+                )
+        if todo:
+            report("loading the embedding model")
+            # loaded only when there is something to embed
+            model = embed_model if embed_model is not None else make_embed_model(settings)
+            store.bind_model(model_id, embedding_dim(model))
             mark_changed(store)
-        store.delete_papers(known.superseded)
-    if todo or known.superseded or rebuild or not settings.bm25_dir.exists():
-        report("building the keyword (BM25) index")
-        rebuild_bm25(store, settings, bump=True)
+            summary.chunks = _embed_and_write(todo, stale_ids, store, model, settings, report)
+        if known.superseded:  # only now that the merged papers are written
+            if not todo:
+                mark_changed(store)
+            store.delete_papers(known.superseded)
+        if todo or known.superseded or rebuild or not settings.bm25_dir.exists():
+            report("building the keyword (BM25) index")
+            rebuild_bm25(store, settings, bump=True)
+        else:  # nothing changed, but the keyword index may have been damaged since
+            ensure_bm25(store, settings)
+        _write_manifest(settings, summary, store.location, store.count_chunks())
     summary.seconds = time.perf_counter() - start
-    _write_manifest(settings, summary, store.location)
     log.info(summary.line())
     return summary
 

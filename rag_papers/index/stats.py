@@ -20,7 +20,7 @@ def collection_stats(settings: Settings | None = None) -> dict[str, Any]:
     last = None
     if settings.manifest_path.is_file():
         last = json.loads(settings.manifest_path.read_text()).get("last_ingest")
-    return {
+    out: dict[str, Any] = {
         "papers": papers,
         "chunks": chunks,
         "embedding_model": model,
@@ -29,3 +29,29 @@ def collection_stats(settings: Settings | None = None) -> dict[str, Any]:
         "collection": settings.collection,
         "last_ingest": last,
     }
+    mismatch = manifest_mismatch(settings, chunks)
+    if mismatch:
+        out["warning"] = mismatch
+    return out
+
+
+def manifest_mismatch(settings: Settings, chunks: int) -> str | None:
+    """Why an empty store is suspicious: the manifest says an ingest filled it before."""
+    if chunks or not settings.manifest_path.is_file():
+        return None
+    try:
+        manifest = json.loads(settings.manifest_path.read_text())
+    except (OSError, ValueError):
+        return None
+    summary = manifest.get("summary") or {}
+    recorded = manifest.get("store_chunks")
+    if recorded is None:  # manifests written before store_chunks was recorded
+        recorded = summary.get("chunks", 0) + summary.get("unchanged", 0)
+    if not recorded:
+        return None
+    return (
+        f"the store at {settings.store_dir if not settings.chroma_host else settings.chroma_host} "
+        f"is empty, but {settings.manifest_path} records an ingest on "
+        f"{manifest.get('last_ingest')} that left {recorded} chunks — the store was emptied or "
+        "replaced; rebuild it with `rag-papers ingest --rebuild PATH...` or restore it from a backup"
+    )

@@ -9,18 +9,79 @@ from __future__ import annotations
 
 import logging
 import math
+import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from rag_papers import _offline  # noqa: F401
-from rag_papers.errors import ConfigError, EmbeddingMismatchError
+from rag_papers.errors import (
+    ConfigError,
+    EmbeddingMismatchError,
+    RagPapersError,
+    StoreDamagedError,
+)
 from rag_papers.filters import Filters
 from rag_papers.settings import Settings
 
 log = logging.getLogger(__name__)
 
 WRITE_BATCH = 1000
+
+
+DB_FILE = "chroma.sqlite3"
+
+
+def sqlite_problem(db: Path) -> str | None:
+    """What SQLite's own quick check finds wrong with a database file; None if it is sound.
+
+    Read-only and only run after something failed (or before --rebuild), so a healthy
+    store never pays for it.
+    """
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            rows = conn.execute("PRAGMA quick_check").fetchall()
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    found = [str(r[0]) for r in rows if r and r[0] != "ok"]
+    return "; ".join(found[:3]) if found else None
+
+
+def damage_error(settings: Settings, exc: BaseException | None = None) -> StoreDamagedError | None:
+    """The error that explains a failure, if it came from a damaged embedded store.
+
+    Chroma reports a damaged file in many ways (an InternalError "database disk image is
+    malformed", a panic in its Rust log reader, a failed compactor request), so the file
+    itself is checked instead of the message.
+    """
+    if settings.chroma_host or isinstance(exc, RagPapersError):
+        return None
+    db = settings.store_dir / DB_FILE
+    if not db.is_file():
+        return None
+    problem = sqlite_problem(db)
+    if problem is None:
+        return None
+    return StoreDamagedError(
+        f"the Chroma store at {settings.store_dir} is damaged ({problem[:200]}). Rebuild it "
+        "from the files you ingested: `rag-papers ingest --rebuild PATH...` (or --sample) "
+        "builds a fresh store and keeps the damaged one aside as chroma.damaged-<time>; "
+        f"or restore {settings.store_dir} from a backup"
+    )
+
+
+def move_aside(settings: Settings) -> Path:
+    """Rename a damaged embedded store out of the way; returns where it went."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()  # Chroma caches one client per path
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    aside = settings.store_dir.with_name(f"{settings.store_dir.name}.damaged-{stamp}")
+    settings.store_dir.rename(aside)
+    log.warning("moved the damaged store %s aside to %s", settings.store_dir, aside)
+    return aside
 
 
 @dataclass

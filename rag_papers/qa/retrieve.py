@@ -137,6 +137,11 @@ class Retriever:
 
     def ensure_index(self) -> None:
         if self.store.count_chunks() == 0:
+            from rag_papers.index.stats import manifest_mismatch
+
+            mismatch = manifest_mismatch(self.settings, 0)
+            if mismatch:
+                raise IndexNotFoundError(mismatch)
             raise IndexNotFoundError(
                 f'no papers indexed in {self.store.location} — run "rag-papers ingest --sample" '
                 'for the bundled corpus or "rag-papers ingest PATH" first'
