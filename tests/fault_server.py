@@ -39,7 +39,8 @@ class RecordedRequest:
 
 @dataclass
 class Behaviour:
-    kind: str  # ok, status, slow, malformed, stream, broken_stream
+    kind: str  # ok, status, slow, malformed, html, stream, raw_stream, broken_stream, echo_auth
+    events: list[dict[str, Any]] | None = None
     text: str = ""
     code: int = 200
     headers: dict[str, str] = field(default_factory=dict)
@@ -91,6 +92,18 @@ class FaultScript:
     def malformed(self, body: str = '{"choices": [ this is not json') -> Self:
         """200 with Content-Type application/json and a body that is not a completion."""
         return self.push(Behaviour("malformed", body=body))
+
+    def html(self, code: int = 200) -> Self:
+        """An HTML error page (as a proxy in front of a dead server sends), with `code`."""
+        return self.push(Behaviour("html", code=code))
+
+    def raw_stream(self, events: list[dict[str, Any]]) -> Self:
+        """An SSE stream of exactly these chunk objects, then [DONE] (served over a socket)."""
+        return self.push(Behaviour("raw_stream", events=events))
+
+    def echo_auth(self, code: int = 401) -> Self:
+        """An error whose message repeats the request's Authorization header, as some servers do."""
+        return self.push(Behaviour("echo_auth", code=code))
 
     def stream(self, text: str, *, pieces: list[str] | None = None, usage: bool = True) -> Self:
         """An SSE stream of `text` word by word (or the given pieces), usage if asked for."""
@@ -227,6 +240,20 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 self._json(200, completion_body(model, b.text, True))
             elif b.kind == "malformed":
                 self._send(200, (b.body or "").encode(), "application/json", {})
+            elif b.kind == "html":
+                page = "<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>"
+                self._send(b.code, page.encode(), "text/html", {})
+            elif b.kind == "raw_stream":
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                for event in b.events or []:
+                    self._event(event)
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+            elif b.kind == "echo_auth":
+                told = f"invalid credentials: {self.headers.get('Authorization')} for {self.path}"
+                self._json(b.code, {"error": {"message": told, "type": "auth"}})
             elif b.kind in ("stream", "broken_stream"):
                 self._stream(b, model, request)
             else:  # pragma: no cover - a typo in a test

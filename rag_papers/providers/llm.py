@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import httpx
@@ -36,6 +38,7 @@ from rag_papers.providers.openai_http import (
 )
 from rag_papers.providers.registry import make_llm
 from rag_papers.providers.retry import RetryPolicy, attempts_made, retry_after_seconds
+from rag_papers.sanitize import RedactingFilter, redact, register_secret
 
 if TYPE_CHECKING:
     from tenacity import AsyncRetrying, Retrying
@@ -43,6 +46,10 @@ if TYPE_CHECKING:
     from rag_papers.settings import Settings
 
 log = logging.getLogger(__name__)
+# The HTTP libraries log request URLs (with any user:password in them) on their own loggers;
+# a filter there redacts each record before any handler, ours or an embedding app's, sees it.
+for _name in ("httpx", "httpcore", "openai", "openai._base_client", "openai._client"):
+    logging.getLogger(_name).addFilter(RedactingFilter())
 
 __all__ = [
     "OPENAI_BASE_URL",
@@ -135,7 +142,12 @@ class OpenAICompatLLM:
             raise ConfigError(f"max_attempts must be at least 1, got {max_attempts}")
         self.model = model
         self.base_url = base_url.rstrip("/") if base_url else None
-        self.endpoint = self.base_url or "api.openai.com"
+        # Credentials never leave this object: not in messages, logs or the page.
+        url = httpx.URL(self.base_url) if self.base_url else None
+        self._secrets = [v for v in (api_key, url.password if url else None) if v]
+        for secret in self._secrets:
+            register_secret(secret)
+        self.endpoint = redact(self.base_url, self._secrets) if self.base_url else "api.openai.com"
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.max_wait = max_wait
@@ -267,6 +279,12 @@ class OpenAICompatLLM:
                 buffered.append(chunk)
                 if self._chunk_text(chunk):
                     break
+            if not any(self._chunk_text(c).strip() for c in buffered):
+                # An HTML error page sent with status 200 parses as an SSE stream of no
+                # events; empty `choices` and `content: null` also end here. All are faults.
+                ctype = stream.response.headers.get("content-type", "")
+                kind = "" if "event-stream" in ctype else f" (content-type {ctype or 'none'})"
+                raise MalformedResponse(f"the stream ended without any answer text{kind}")
         except BaseException:
             stream.close()
             raise
@@ -288,8 +306,12 @@ class OpenAICompatLLM:
             raise MalformedResponse(f"no choices in the response: {str(shown)[:200]!r}")
         message = getattr(choices[0], "message", None)
         content = getattr(message, "content", None)
-        if content is not None and not isinstance(content, str):
+        if content is None:
+            raise MalformedResponse("the message has no content (null)")
+        if not isinstance(content, str):
             raise MalformedResponse(f"message content is {type(content).__name__}, not text")
+        if not content.strip():
+            raise MalformedResponse("the message content is empty")
         usage = _usage_dict(getattr(response, "usage", None))
         model = getattr(response, "model", None)
         return LLMReply(
@@ -308,12 +330,18 @@ class OpenAICompatLLM:
     # -- retry policy --------------------------------------------------------------------
 
     def _retrying(self) -> Retrying:
-        return self.policy.retrying(is_retryable, describe=describe, what=self._what(), log=log)
+        return self.policy.retrying(
+            is_retryable, describe=self._describe, what=self._what(), log=log
+        )
 
     def _async_retrying(self) -> AsyncRetrying:
         return self.policy.async_retrying(
-            is_retryable, describe=describe, what=self._what(), log=log
+            is_retryable, describe=self._describe, what=self._what(), log=log
         )
+
+    def _describe(self, exc: BaseException) -> str:
+        """`describe` with the key and URL credentials removed (servers echo them)."""
+        return redact(describe(exc), self._secrets)
 
     def _what(self) -> str:
         return f"LLM request to {self.endpoint} (model {self.model})"
@@ -321,9 +349,12 @@ class OpenAICompatLLM:
     # -- errors --------------------------------------------------------------------------
 
     def _final_error(self, exc: BaseException, attempts: int) -> LLMError:
-        """Turn the last exception into an LLMError that says what to check."""
+        """Turn the last exception into an LLMError that says what to check (no secrets in it)."""
         if isinstance(exc, LLMError):
             return exc
+        return LLMError(redact(str(self._explain(exc, attempts)), self._secrets))
+
+    def _explain(self, exc: BaseException, attempts: int) -> LLMError:
         where = f"LLM endpoint {self.endpoint} (model {self.model!r})"
         what = describe(exc)
         if isinstance(exc, _StreamBroken):
@@ -344,19 +375,64 @@ class OpenAICompatLLM:
                 )
             else:
                 hint = "the request was refused; check RAG_PAPERS_LLM_MODEL and the server's log"
-            log.error("%s refused the request: %s", where, what)
+            log.error("%s refused the request: %s", where, redact(what, self._secrets))
             return LLMError(f"{where} refused the request: {what}. {hint}")
         return LLMError(
             f"{where} failed after {attempts} attempt(s); last error: {what}. Check that the "
             f"server is running and reachable, that OPENAI_BASE_URL is right "
-            f"(now {self.base_url or 'unset, so api.openai.com'}), that OPENAI_API_KEY is valid, "
+            f"(now {self.endpoint if self.base_url else 'unset, so api.openai.com'}), that OPENAI_API_KEY is valid, "
             f"or raise RAG_PAPERS_LLM_TIMEOUT (now {self.timeout:g} s) if the model is slow"
         )
+
+
+_BASE_URL_VARS = ("OPENAI_BASE_URL", "RAG_PAPERS_OPENAI_BASE_URL")
+_KEY_VARS = ("OPENAI_API_KEY", "RAG_PAPERS_OPENAI_API_KEY")
+_warned: set[str] = set()
+
+
+def base_url_from_dotenv_with_key_from_env(settings: Settings) -> bool:
+    """True when the base URL was read from ./.env while the key came from the environment.
+
+    A .env in the working folder (a cloned repository, a shared folder) could then send the
+    user's own key to a server the user never chose.
+    """
+    if not settings.openai_base_url or not settings.openai_api_key:
+        return False
+    if any(os.environ.get(v) for v in _BASE_URL_VARS) or not any(
+        os.environ.get(v) for v in _KEY_VARS
+    ):
+        return False
+    try:
+        text = Path(".env").read_text(encoding="utf-8") if Path(".env").is_file() else ""
+    except OSError:
+        return False
+    starts = tuple(f"{v}=" for v in _BASE_URL_VARS)
+    return any(
+        ln.strip().removeprefix("export ").lstrip().startswith(starts) for ln in text.splitlines()
+    )
+
+
+def warn_once(key: str, emit: Callable[[], None]) -> None:
+    if key not in _warned:
+        _warned.add(key)
+        emit()
 
 
 def openai_llm(settings: Settings, *, http_client: httpx.Client | None = None) -> OpenAICompatLLM:
     """The chat client for OpenAI or any OpenAI-compatible server (provider "openai")."""
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    if base_url_from_dotenv_with_key_from_env(settings):
+        warn_once(
+            "dotenv-base-url",
+            lambda: log.warning(
+                "OPENAI_BASE_URL (%s) comes from the .env file in %s while OPENAI_API_KEY comes "
+                "from your environment: your key will be sent to that server. If you did not "
+                "choose it, remove OPENAI_BASE_URL from that .env; otherwise set both in the "
+                "same place",
+                redact(settings.openai_base_url or "", [key] if key else []),
+                Path.cwd(),
+            ),
+        )
     return OpenAICompatLLM(
         model=settings.llm_model,
         api_key=key,
