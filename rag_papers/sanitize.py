@@ -9,6 +9,7 @@ Core layer, so every front end and every lower layer can use it:
 - `redact` removes credentials: the user:password part of any URL, the secrets registered
   with `register_secret` (the configured API key, a base URL's password), bearer tokens and
   strings shaped like OpenAI keys. `RedactingFilter` applies it to log records.
+- `escape_prompt_text` makes paper text unable to open or close a tag in a prompt.
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ import re
 import threading
 from collections.abc import Iterable
 
-__all__ = ["RedactingFilter", "redact", "register_secret", "strip_controls"]
+__all__ = [
+    "RedactingFilter",
+    "escape_prompt_text",
+    "redact",
+    "register_secret",
+    "strip_controls",
+    "unescape_prompt_text",
+]
 
 MASK = "***"
 
@@ -90,3 +98,40 @@ def install_log_redaction(logger: logging.Logger | None = None) -> None:
     for handler in target.handlers:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(RedactingFilter())
+
+
+# Characters that render like < and > (fullwidth, small form, angle quotation marks): a model
+# may read `＜/source＞` as a closing tag, so they are escaped as well.
+_PROMPT_ESCAPES = {
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    "\uff1c": "&#xff1c;",
+    "\uff1e": "&#xff1e;",
+    "\ufe64": "&#xfe64;",
+    "\ufe65": "&#xfe65;",
+    "\u2039": "&#x2039;",
+    "\u203a": "&#x203a;",
+    "\u3008": "&#x3008;",
+    "\u3009": "&#x3009;",
+}
+_PROMPT_ESCAPE_RE = re.compile("|".join(re.escape(c) for c in _PROMPT_ESCAPES))
+_PROMPT_UNESCAPE_RE = re.compile("|".join(re.escape(v) for v in _PROMPT_ESCAPES.values()))
+_PROMPT_UNESCAPES = {v: k for k, v in _PROMPT_ESCAPES.items()}
+
+
+def escape_prompt_text(text: str, *, one_line: bool = False) -> str:
+    """Paper text made unable to open or close a tag in a prompt, in any spelling.
+
+    Every `&`, `<` and `>` (and their look-alikes) is escaped as an HTML entity, so no
+    `<source id="9">`, `</SOURCE>` or `</source >` survives; `one_line` also folds line
+    breaks (a title cannot start a fake header line). `unescape_prompt_text` inverts it.
+    """
+    if one_line:
+        text = " ".join(text.split())
+    return _PROMPT_ESCAPE_RE.sub(lambda m: _PROMPT_ESCAPES[m.group(0)], text)
+
+
+def unescape_prompt_text(text: str) -> str:
+    """The inverse of `escape_prompt_text` (line breaks folded by one_line stay folded)."""
+    return _PROMPT_UNESCAPE_RE.sub(lambda m: _PROMPT_UNESCAPES[m.group(0)], text)

@@ -139,7 +139,16 @@ class Settings(BaseSettings):
         "127.0.0.1", description="Chat page host; bind wider only with ui_auth set."
     )
     ui_port: int = Field(7860, description="Chat page port.")
-    ui_auth: SecretStr | None = Field(None, description="user:password for basic auth on the page.")
+    ui_auth: SecretStr | None = Field(
+        None,
+        description="user:password for the page's sign-in form (Gradio's login page, not HTTP Basic); "
+        "each wrong password delays the next sign-in.",
+    )
+    ui_error_log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "warning",
+        description="Level at which the page logs a failed request (one line; the traceback is "
+        "logged at debug). Visitors only see a short message.",
+    )
 
     prices: dict[str, tuple[float, float]] = Field(
         default_factory=lambda: dict(DEFAULT_PRICES), description="USD per 1M tokens (in, out)."
@@ -180,7 +189,15 @@ class Settings(BaseSettings):
     def settings_hash(self) -> str:
         """A short hash of everything that changes answers; secrets and UI fields excluded."""
         data = self.model_dump(
-            mode="json", exclude={"openai_api_key", "ui_auth", "ui_host", "ui_port", "prices"}
+            mode="json",
+            exclude={
+                "openai_api_key",
+                "ui_auth",
+                "ui_host",
+                "ui_port",
+                "ui_error_log_level",
+                "prices",
+            },
         )
         if data.get("llm_provider") == "openai":  # the default: hashes from before it existed hold
             del data["llm_provider"]

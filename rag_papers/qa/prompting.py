@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from rag_papers.providers.tokens import encoding, estimate_usage
 from rag_papers.qa import templates
 from rag_papers.qa.citations import CANNOT_ANSWER
+from rag_papers.sanitize import escape_prompt_text
 
 if TYPE_CHECKING:
     from rag_papers.types import RetrievedPaper
@@ -19,8 +20,10 @@ def pack_sources(contexts: list[RetrievedPaper], budget: int, model: str) -> str
     used = 0
     for n, paper in enumerate(contexts, start=1):
         date = paper.published or paper.date_text or "date unknown"
-        head = f'<source id="{n}">\n[{n}] {paper.title} ({date})\n'
-        body = paper.abstract.replace("</source>", "&lt;/source&gt;")
+        # Every field is escaped: no title, date or abstract can open or close a source block.
+        title = escape_prompt_text(paper.title, one_line=True)
+        head = f'<source id="{n}">\n[{n}] {title} ({escape_prompt_text(date, one_line=True)})\n'
+        body = escape_prompt_text(paper.abstract)
         tail = "\n</source>"
         cost = len(enc.encode(head + tail))
         room = budget - used - cost

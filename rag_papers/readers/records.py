@@ -69,6 +69,11 @@ def _record_to_paper(record: Any, where: str, key_id: str | None = None) -> Pape
         kind = type(record).__name__
         return f"entry is {kind}, not an object — make each paper an object with title, abstract"
     record = {str(k).strip().lower(): v for k, v in record.items()}
+    for name in ("title", "abstract"):
+        value = _field(record, name)
+        if value is not None and not isinstance(value, str):
+            kind = {"list": "a list", "dict": "an object"}.get(type(value).__name__, "not text")
+            return f'the {name} is {kind}, not text — skipped; make "{name}" a string'
     title = clean_text(_field(record, "title"))
     abstract = clean_text(_field(record, "abstract"))
     if not title:
@@ -143,6 +148,9 @@ def jsonl_entries(path: Path, text: str) -> RawEntries:
                 "skipped; each line must be one JSON object",
             )
             continue
+        except (ValueError, RecursionError) as exc:  # a 5,000-digit number, nesting too deep
+            raw.skip(f"{path}:{number}", f"unreadable JSON ({_json_limit(exc)}) — skipped")
+            continue
         add_record(raw, record, f"{path}:{number}")
     return raw
 
@@ -183,6 +191,13 @@ def json_members(text: str, pos: int) -> Iterator[tuple[Any, Any, int]]:
         index += 1
 
 
+def _json_limit(exc: BaseException) -> str:
+    """Why Python's JSON parser gave up on valid-looking JSON, in words."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return str(exc).split(";")[0]
+
+
 def json_entries(path: Path, text: str) -> RawEntries:
     try:
         data = json.loads(text)
@@ -190,6 +205,11 @@ def json_entries(path: Path, text: str) -> RawEntries:
         raise InputError(
             f"{path}:{exc.lineno}: not valid JSON ({exc.msg}, column {exc.colno}) — "
             "fix the file; one JSON object per line belongs in a .jsonl file"
+        ) from None
+    except (ValueError, RecursionError) as exc:
+        raise InputError(
+            f"{path}: unreadable JSON ({_json_limit(exc)}) — a paper collection is a list of "
+            "flat paper objects; fix or remove the file"
         ) from None
     raw = RawEntries()
     lines = LineIndex(text)

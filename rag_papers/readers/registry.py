@@ -59,11 +59,11 @@ def _looks_jsonl(text: str) -> bool:
     try:
         json.loads(text)
         return False
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not one document (or too deep to tell): try a line
         first = next((ln for ln in text.splitlines() if ln.strip()), "")
         try:
             return isinstance(json.loads(first), dict)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             return False
 
 
