@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from rag_papers.app import console
 from rag_papers.app.terminal import show_answer
 from rag_papers.errors import InputError, QuestionError, RagPapersError
+from rag_papers.sanitize import install_log_redaction
 from rag_papers.settings import Settings
 
 if TYPE_CHECKING:
@@ -456,6 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     console.configure_logging(args.verbose)
+    install_log_redaction()
     try:
         return int(args.func(args) or 0)
     except RagPapersError as exc:

@@ -18,16 +18,11 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from rag_papers.errors import RagPapersError
+from rag_papers.sanitize import strip_controls
 from rag_papers.types import Answer, RetrievedPaper
 
 # CSI (ESC [ ... final), OSC (ESC ] ... BEL or ESC \), other two-byte escapes, then any C0/C1
 # control character except newline and tab.
-_CONTROL = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]"
-    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
-    r"|\x1b[@-Z\\-_]"
-    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
-)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 DEFAULT_WIDTH = 80
 MAX_WIDTH = 100  # longer lines are hard to read even on a wide terminal
@@ -35,7 +30,7 @@ MAX_WIDTH = 100  # longer lines are hard to read even on a wide terminal
 
 def clean(text: object) -> str:
     """Text safe to print: terminal control sequences and control characters removed."""
-    return _CONTROL.sub("", str(text))
+    return strip_controls(str(text))
 
 
 def display_width(text: str) -> int:
