@@ -76,8 +76,12 @@ def test_a_second_ingest_says_it_waits_for_the_first(small_home: Path) -> None:
     with file_lock(lock):  # this test plays the ingest already running
         proc = cli("ingest", str(SMALL_LISTING), home=small_home)
         assert proc.stderr is not None
-        line = proc.stderr.readline()  # blocks until the ingest says something
-        assert "waiting for another ingest" in line, line
+        seen = []
+        for _ in range(50):  # progress lines come first; each readline blocks until one arrives
+            seen.append(proc.stderr.readline())
+            if "waiting for another ingest" in seen[-1] or not seen[-1]:
+                break
+        assert "waiting for another ingest" in seen[-1], seen
         assert proc.poll() is None, "it waits instead of failing"
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err

@@ -219,13 +219,17 @@ def test_llm_modes_are_shown_and_an_unreachable_llm_is_a_message(
         assert MRL_TITLE in refs
 
         fault_server.status(500)
-        with caplog.at_level(logging.ERROR, logger="rag_papers.app.ui"):
+        with caplog.at_level(logging.DEBUG, logger="rag_papers.app.ui"):
             history, _ = ask(c, "And how is it trained?", mode="llm")
         reply = text_of(history[-1])
         assert "could not be reached" in reply and "extractive" in reply
         assert not any(sign in reply for sign in ("Traceback", 'File "'))
-        # The log keeps the detail.
-        assert any(r.name == "rag_papers.app.ui" and r.exc_info for r in caplog.records)
+        # The log keeps the detail: one line at the operator's level, the traceback at debug.
+        ui_records = [r for r in caplog.records if r.name == "rag_papers.app.ui"]
+        assert any(
+            r.levelno == logging.WARNING and "HTTP 500" in r.getMessage() for r in ui_records
+        )
+        assert any(r.levelno == logging.DEBUG and r.exc_info for r in ui_records)
 
         history, _ = ask(c, MRL_QUESTION, mode="extractive")  # the way out the message suggests
         assert "extractive answer" in text_of(history[-1]) and cited(history[-1])

@@ -128,15 +128,17 @@ def friendly_error(exc: BaseException) -> str:
             "No papers are indexed yet. Use the “Index the bundled sample” button at the top of "
             'the page, or run "rag-papers ingest PATH" and reload.'
         )
+    # Visitors get no server text (it can hold URLs, paths or what a model server echoed);
+    # the server log has the details.
     if isinstance(exc, LLMError):
         return (
-            f"The language model could not be reached ({exc}). Choose the extractive answer mode "
-            "in Settings to answer without it, or check OPENAI_BASE_URL and the model server."
+            "The language model could not be reached or gave no usable answer. Choose the "
+            "extractive answer mode in Settings to answer without it, or try again later."
         )
     if isinstance(exc, (ConfigError, EmbeddingMismatchError)):
-        return f"The assistant is misconfigured: {exc}."
+        return "The assistant is misconfigured; the server log says what to fix."
     if isinstance(exc, RagPapersError):
-        return f"Could not answer: {exc}."
+        return "Could not answer this question; the server log has the details."
     return "Something went wrong on the server while answering. The server log has the details; please try again."
 
 

@@ -29,10 +29,12 @@ from typing import Any
 import gradio as gr
 
 from rag_papers.app import render
+from rag_papers.app.signin import SignInGuard
 from rag_papers.errors import ConfigError, QuestionError, RagPapersError
 from rag_papers.qa.chat import Assistant
 from rag_papers.qa.pipeline import Pipeline
 from rag_papers.qa.retrieve import Filters
+from rag_papers.sanitize import redact
 from rag_papers.settings import Settings
 from rag_papers.types import Answer
 
@@ -287,8 +289,8 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
         except QuestionError as exc:
             log.info("question refused: %s", exc)
             reply["content"] = render.error_markdown(render.friendly_error(exc))
-        except Exception as exc:  # every failure becomes a message; the log keeps the traceback
-            log.exception("answering %r failed", shown[:200])
+        except Exception as exc:  # every failure becomes a short message; the log keeps the detail
+            log_failure(settings, f"answering {shown[:200]!r}", exc)
             reply["content"] = render.error_markdown(render.friendly_error(exc))
         yield out()
 
@@ -342,16 +344,24 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
     def index_sample(progress: gr.Progress = gr.Progress(track_tqdm=True)) -> str:  # noqa: B008 (Gradio's way)
         from rag_papers.index.ingest import ingest
 
+        # The button only shows on an empty index; a direct API call must meet the same rule.
+        refusal = (
+            "The index already holds papers; the bundled sample is only added to an empty index."
+        )
+        if pipeline.retriever.store.count_chunks():
+            return refusal
         if not ingest_lock.acquire(blocking=False):
             return (
                 "Indexing is already running in another session; reload the page when it finishes."
             )
         try:
+            if pipeline.retriever.store.count_chunks():  # filled while this call waited
+                return refusal
             progress(0, desc="Reading the bundled sample")
             summary = ingest(sample=True, settings=settings, progress=True)
             return f"Done: {summary.line()}."
         except Exception as exc:
-            log.exception("indexing the bundled sample failed")
+            log_failure(settings, "indexing the bundled sample", exc)
             return render.friendly_error(exc)
         finally:
             ingest_lock.release()
@@ -543,6 +553,13 @@ def check_bind(host: str, auth: tuple[str, str] | None, insecure_no_auth: bool =
     )
 
 
+def log_failure(settings: Settings, what: str, exc: BaseException) -> None:
+    """One redacted line at the operator's RAG_PAPERS_UI_ERROR_LOG_LEVEL; the traceback at debug."""
+    level = logging.getLevelName(settings.ui_error_log_level.upper())
+    log.log(level, "%s failed: %s: %s", what, type(exc).__name__, redact(str(exc)))
+    log.debug("%s failed", what, exc_info=exc)
+
+
 def warm_up(pipeline: Pipeline) -> None:
     """Load the embedding model and keyword index now, so the first visitor does not wait for them."""
     try:
@@ -569,7 +586,7 @@ def run_cli(args: argparse.Namespace) -> int:
     demo.launch(
         server_name=host,
         server_port=port,
-        auth=auth,
+        auth=SignInGuard(*auth) if auth else None,
         auth_message="rag-papers: sign in with the user and password from RAG_PAPERS_UI_AUTH.",
         quiet=True,
     )

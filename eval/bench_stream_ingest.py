@@ -1,0 +1,125 @@
+"""Memory of a big ingest: peak RSS while a large JSONL is read, chunked, embedded, written.
+
+    python eval/gen_corpus.py 120000 --out /tmp/p120k.jsonl
+    head -n 60000 /tmp/p120k.jsonl > /tmp/p60k.jsonl
+    nice -n 10 python eval/bench_stream_ingest.py /tmp/p60k.jsonl /tmp/p120k.jsonl
+
+Each file is ingested by the real `ingest()` (readers, chunking, Chroma writes through
+LlamaIndex's ChromaVectorStore, the BM25 rebuild) in a fresh child process and a fresh home
+folder, with ONE substitution: the embedding model is a stand-in that returns
+deterministic pseudo-random unit vectors of dimension 384 (all-MiniLM-L6-v2's), because the
+real model would take hours for 120k papers on this machine and its memory does not grow
+with the collection (it sees one batch at a time). The store records the real model id.
+
+Reported per file: peak RSS of the child (ru_maxrss), RSS sampled every 0.5 s (the curve
+shows whether memory stays flat while embedding), seconds until the first model batch was
+embedded (its group is written to the store right after: dense search works from then on) and the total time. Results go to
+eval/results/bench_stream_ingest.json. Not a test: run it by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "eval" / "results" / "bench_stream_ingest.json"
+DIM = 384
+
+CHILD = r"""
+import json, os, resource, sys, threading, time
+import numpy as np
+
+start = time.perf_counter()
+samples, first = [], []
+def rss_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+def sample():
+    while True:
+        samples.append((round(time.perf_counter() - start, 1), round(rss_mb())))
+        time.sleep(0.5)
+threading.Thread(target=sample, daemon=True).start()
+
+import rag_papers.providers.embed as embed
+
+class StandIn:
+    '''Deterministic unit vectors from a hash of the text: no model, same shape as MiniLM.'''
+    def get_text_embedding(self, text):
+        return self.get_text_embedding_batch([text])[0]
+    def get_text_embedding_batch(self, texts, **kwargs):
+        out = []
+        for t in texts:
+            seed = int.from_bytes(__import__("hashlib").blake2b(t.encode(), digest_size=8).digest(), "little")
+            v = np.random.default_rng(seed).standard_normal(DIM_)
+            out.append((v / np.linalg.norm(v)).tolist())
+        return out
+
+embed.make_embed_model = lambda settings: StandIn()
+from rag_papers.index.ingest import ingest
+from rag_papers.settings import Settings
+
+def progress(phase, done=0, total=None):
+    if phase == "embedding chunks" and done and not first:
+        first.append(round(time.perf_counter() - start, 1))
+
+path, home = sys.argv[1:3]
+summary = ingest([path], settings=Settings(home=home), progress=progress)
+print(json.dumps({
+    "papers": summary.read, "chunks": summary.chunks,
+    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    "first_batch_embedded_s": first[0] if first else None,
+    "total_s": round(time.perf_counter() - start, 1),
+    "rss_mb_samples": samples[:: max(1, len(samples) // 40)],
+}))
+""".replace("DIM_", str(DIM))
+
+
+def run(path: Path, home: Path, code_root: Path) -> dict[str, object]:
+    env = dict(os.environ, PYTHONPATH=str(code_root))
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(path), str(home)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if out.returncode:
+        raise SystemExit(f"ingest of {path} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("files", nargs="+", type=Path, help="JSONL files to ingest")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/bench_stream_ingest"))
+    parser.add_argument(
+        "--code", type=Path, default=ROOT, help="checkout whose rag_papers is measured"
+    )
+    parser.add_argument("--label", default="streamed")
+    args = parser.parse_args(argv)
+    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    for path in args.files:
+        home = (
+            args.work
+            / f"{args.label}-{path.stem}-{hashlib.sha1(str(path).encode()).hexdigest()[:6]}"
+        )
+        if home.exists():
+            subprocess.run(["rm", "-rf", str(home)], check=True)
+        got = run(path, home, args.code)
+        got["file_mb"] = round(path.stat().st_size / 2**20, 1)
+        print(json.dumps({k: v for k, v in got.items() if k != "rss_mb_samples"}), flush=True)
+        results.setdefault(args.label, {})[path.name] = got
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(results, indent=2))
+        subprocess.run(["rm", "-rf", str(home)], check=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
