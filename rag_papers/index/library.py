@@ -13,9 +13,11 @@ import json
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from rag_papers.errors import InputError
+from rag_papers.index.locking import file_lock
 from rag_papers.index.reconcile import paper_from_metadata
 from rag_papers.settings import Settings
 from rag_papers.types import Paper, clean_arxiv_id, normalize_title
@@ -165,17 +167,21 @@ def remove_papers(paper_ids: list[str], settings: Settings | None = None) -> Rem
             f"none of {', '.join(paper_ids)} is in collection {settings.collection!r} — "
             "`rag-papers papers --search TEXT` shows the ids"
         )
-    mark_changed(store)
-    for pid in found:
-        store.delete_papers([pid])
-    rebuild_bm25(store, settings, bump=True)
-    update_manifest(
-        settings,
-        store=store.location,
-        last_removal={
-            "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "papers": found,
-        },
-    )
+    home = Path(settings.home).expanduser()
+    lock = home / "ingest.lock"  # a removal is a writer too: one at a time with ingests
+    with file_lock(lock, waiting=f"waiting for another ingest into {home} to finish ({lock})"):
+        mark_changed(store)
+        for pid in found:
+            store.delete_papers([pid])
+        rebuild_bm25(store, settings, bump=True)
+        update_manifest(
+            settings,
+            store=store.location,
+            store_chunks=store.count_chunks(),
+            last_removal={
+                "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "papers": found,
+            },
+        )
     log.info(summary.line())
     return summary
