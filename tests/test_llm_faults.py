@@ -119,7 +119,7 @@ def test_streamed_ask_with_an_html_reply_exits_with_an_error_not_an_abstention(
     out, err = capsys.readouterr()
     assert code == 2, (out, err)
     assert "do not answer" not in out
-    assert err.startswith("error: LLM endpoint") and "malformed" in err
+    assert "error: LLM endpoint" in err and "malformed" in err
 
 
 # -- nothing leaked ------------------------------------------------------------------------
@@ -162,3 +162,35 @@ def test_connection_refused_through_a_url_with_credentials_names_no_password() -
         llm.complete(MESSAGES)
     assert "s3cret-pw" not in str(info.value) and KEY not in str(info.value)
     assert f"http://***@127.0.0.1:{port}/v1" in str(info.value)
+
+
+def test_a_base_url_from_dotenv_with_the_key_from_the_environment_is_warned_about(
+    fault_server: FaultServer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+) -> None:
+    import rag_papers.providers.llm as llm_module
+    from rag_papers.providers.llm import openai_llm
+    from rag_papers.settings import Settings
+
+    monkeypatch.setattr(llm_module, "_warned", set())
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    elsewhere = fault_server.base_url.replace("http://", "http://u:dotenv-pw@")
+    Path(".env").write_text(f"OPENAI_BASE_URL={elsewhere}\n")  # the test runs in an empty folder
+    with caplog.at_level(logging.WARNING, logger="rag_papers"):
+        openai_llm(Settings())
+        openai_llm(Settings())
+    warned = [
+        r.getMessage() for r in caplog.records if "comes from the .env file" in r.getMessage()
+    ]
+    assert len(warned) == 1, "once per process"
+    assert "OPENAI_API_KEY comes from your environment" in warned[0]
+    assert KEY not in warned[0] and "dotenv-pw" not in warned[0]
+
+    caplog.clear()
+    monkeypatch.setattr(llm_module, "_warned", set())
+    monkeypatch.setenv("OPENAI_BASE_URL", fault_server.base_url)  # both chosen in one place
+    with caplog.at_level(logging.WARNING, logger="rag_papers"):
+        openai_llm(Settings())
+    assert not [r for r in caplog.records if ".env" in r.getMessage()]

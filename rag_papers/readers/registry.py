@@ -119,16 +119,25 @@ READERS: tuple[Reader, ...] = (
 SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(dict.fromkeys(s for r in READERS for s in r.suffixes))
 
 
+def _sniffs(reader: Reader, text: str) -> bool:
+    """Whether a reader recognises the text; text no parser can take (JSON nested 200,000
+    deep, a 5,000-digit number) is recognised by none, and the reader itself says why."""
+    try:
+        return bool(reader.sniff(text))
+    except (ValueError, RecursionError):
+        return False
+
+
 def detect(path: Path, text: str) -> Reader:
     """The reader for a file (see the module docstring for the order of the tests)."""
     suffix = path.suffix.lower()
     claiming = [r for r in READERS if suffix in r.suffixes]
     for reader in claiming:
-        if reader.sniff(text):
+        if _sniffs(reader, text):
             return reader
     if not claiming or suffix == ".txt":
         for reader in READERS:
-            if reader.sniff(text) and (suffix != ".txt" or not reader.kind.endswith("csv")):
+            if _sniffs(reader, text) and (suffix != ".txt" or not reader.kind.endswith("csv")):
                 return reader
     return claiming[0] if claiming else READERS[-1]
 
