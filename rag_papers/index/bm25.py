@@ -24,12 +24,15 @@ import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag_papers import _offline  # noqa: F401
 from rag_papers.index.locking import file_lock
 from rag_papers.index.store import PaperStore
 from rag_papers.settings import Settings
+
+if TYPE_CHECKING:
+    from llama_index.retrievers.bm25 import BM25Retriever
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +100,7 @@ def _read_marker(folder: Path) -> dict[str, Any]:
     return marker
 
 
-def _load_checked(folder: Path, marker: dict[str, Any]) -> Any:
+def _load_checked(folder: Path, marker: dict[str, Any]) -> BM25Retriever:
     """Load the persisted retriever, or BM25Damaged if any file differs from what was written."""
     from llama_index.retrievers.bm25 import BM25Retriever
 
@@ -137,7 +140,9 @@ def _clean_leftovers(target: Path) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def rebuild_bm25(store: PaperStore, settings: Settings, *, bump: bool = False) -> Any | None:
+def rebuild_bm25(
+    store: PaperStore, settings: Settings, *, bump: bool = False
+) -> BM25Retriever | None:
     """Build the BM25 index from every chunk in the store and persist it; None if empty.
 
     A writer (ingest) passes bump=True to give the store a new version, which tells every
@@ -159,7 +164,7 @@ def rebuild_bm25(store: PaperStore, settings: Settings, *, bump: bool = False) -
         return _rebuild_locked(store, settings, bump=bump)
 
 
-def _rebuild_locked(store: PaperStore, settings: Settings, *, bump: bool) -> Any | None:
+def _rebuild_locked(store: PaperStore, settings: Settings, *, bump: bool) -> BM25Retriever | None:
     from llama_index.retrievers.bm25 import BM25Retriever
 
     target = settings.bm25_dir
@@ -188,7 +193,7 @@ def _rebuild_locked(store: PaperStore, settings: Settings, *, bump: bool) -> Any
     return retriever
 
 
-def load_bm25(store: PaperStore, settings: Settings) -> Any | None:
+def load_bm25(store: PaperStore, settings: Settings) -> BM25Retriever | None:
     """The persisted BM25 retriever if it matches the store and is whole, else a fresh rebuild.
 
     A damaged copy (a file deleted, emptied or cut) is rebuilt from the store with one

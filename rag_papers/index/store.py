@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rag_papers import _offline  # noqa: F401
 from rag_papers.errors import (
@@ -25,6 +25,11 @@ from rag_papers.errors import (
 )
 from rag_papers.filters import Filters
 from rag_papers.settings import Settings
+
+if TYPE_CHECKING:
+    from chromadb.api.models.Collection import Collection
+    from chromadb.api.types import GetResult, Include, Where
+    from llama_index.vector_stores.chroma import ChromaVectorStore
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +151,7 @@ class PaperStore:
         return self.settings.collection in {c.name for c in self.client.list_collections()}
 
     @property
-    def collection(self) -> Any:
+    def collection(self) -> Collection:
         if self._collection is None:
             from chromadb.errors import InvalidArgumentError
 
@@ -227,7 +232,7 @@ class PaperStore:
             self.client.delete_collection(self.settings.collection)
         self._collection = None
 
-    def vector_store(self) -> Any:
+    def vector_store(self) -> ChromaVectorStore:
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
         return ChromaVectorStore(chroma_collection=self.collection)
@@ -257,14 +262,14 @@ class PaperStore:
     ) -> Iterator[tuple[list[str], list[str], list[dict[str, Any]]]]:
         if not self.exists():
             return
-        include = ["metadatas", "documents"] if include_documents else ["metadatas"]
+        include: Include = ["metadatas", "documents"] if include_documents else ["metadatas"]
         offset = 0
         while True:
             got = self.collection.get(include=include, limit=batch, offset=offset)
             ids = got["ids"]
             if not ids:
                 return
-            yield ids, (got.get("documents") or [""] * len(ids)), got["metadatas"]
+            yield ids, (got.get("documents") or [""] * len(ids)), _metadatas(got)
             offset += len(ids)
 
     def count_papers(self) -> int:
@@ -277,14 +282,14 @@ class PaperStore:
         if not self.count_chunks():
             return []
         got = self.collection.get(where={"chunk_index": 0}, include=["metadatas"])
-        return list(got["metadatas"])
+        return _metadatas(got)
 
     def get_papers(self, paper_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Chunk-0 metadata (which carries the whole abstract) for each paper id."""
         if not paper_ids:
             return {}
         got = self.collection.get(ids=[f"{pid}#0" for pid in paper_ids], include=["metadatas"])
-        return {m["paper_id"]: m for m in got["metadatas"]}
+        return {str(m["paper_id"]): m for m in _metadatas(got)}
 
     def query(
         self, vector: list[float], n: int, filters: Filters | None = None
@@ -319,7 +324,13 @@ class PaperStore:
 
     def delete_papers(self, paper_ids: Sequence[str]) -> None:
         for i in range(0, len(paper_ids), 500):
-            self.collection.delete(where={"paper_id": {"$in": list(paper_ids[i : i + 500])}})
+            where = {"paper_id": {"$in": list(paper_ids[i : i + 500])}}
+            self.collection.delete(where=cast("Where", where))
+
+
+def _metadatas(got: GetResult) -> list[dict[str, Any]]:
+    """The chunks' metadata from a Chroma get(), as plain dicts."""
+    return [dict(m) for m in got["metadatas"] or []]
 
 
 def where_clause(filters: Filters) -> dict[str, Any] | None:

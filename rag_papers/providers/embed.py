@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rag_papers import _offline  # noqa: F401  (must run before transformers is imported)
 from rag_papers.errors import ConfigError
@@ -101,6 +101,6 @@ def make_query_model(settings: Settings) -> BaseEmbedding:
     return make_embed_model(settings)
 
 
-def embedding_dim(model: Any) -> int:
+def embedding_dim(model: BaseEmbedding) -> int:
     """Dimension of a model's vectors (one short probe; cheap next to loading the model)."""
     return len(model.get_text_embedding("dimension probe"))

@@ -43,7 +43,9 @@ def sync_client(
         base_url=base_url,
         timeout=timeout,
         max_retries=0,
-        http_client=http_client,
+        # openai types this as httpx2.Client and accepts httpx.Client too (its
+        # is_legacy_httpx_sync_client check); httpx is what callers and tests have.
+        http_client=http_client,  # type: ignore[arg-type]
     )
 
 
@@ -59,7 +61,7 @@ def async_client(
         base_url=base_url,
         timeout=timeout,
         max_retries=0,
-        http_client=http_client,
+        http_client=http_client,  # type: ignore[arg-type]  # see sync_client
     )
 
 

@@ -22,7 +22,10 @@ from rag_papers.settings import Settings
 from rag_papers.types import RetrievedPaper
 
 if TYPE_CHECKING:
+    from llama_index.retrievers.bm25 import BM25Retriever
+
     from rag_papers.index.store import PaperStore
+    from rag_papers.qa.ports import Embedder
 
 __all__ = ["METHODS", "Filters", "Hit", "Retriever", "rrf"]
 
@@ -65,12 +68,12 @@ class Retriever:
         settings: Settings | None = None,
         *,
         store: PaperStore | None = None,
-        embed_model: Any = None,
+        embed_model: Embedder | None = None,
     ):
         self.settings = settings or Settings()
         self._store = store
         self._embed_model = embed_model
-        self._bm25: Any = None
+        self._bm25: BM25Retriever | None = None
         self._bm25_version: str | None = None
         self._bm25_checked = 0.0
         self._lock = threading.Lock()
@@ -86,7 +89,7 @@ class Retriever:
         return self._store
 
     @property
-    def embed_model(self) -> Any:
+    def embed_model(self) -> Embedder:
         with self._lock:
             if self._embed_model is None:
                 from rag_papers.providers.embed import embed_model_id, make_query_model
@@ -95,7 +98,7 @@ class Retriever:
                 self._embed_model = make_query_model(self.settings)
             return self._embed_model
 
-    def bm25(self) -> Any:
+    def bm25(self) -> BM25Retriever | None:
         """The BM25 retriever; a long-running reader (the chat page) re-checks every
         BM25_RECHECK_S seconds whether a writer changed the store, and reloads if so."""
         from rag_papers.index.bm25 import load_bm25, store_version
