@@ -45,14 +45,14 @@ def paper_from_metadata(meta: Mapping[str, Any]) -> Paper:
     )
 
 
-def same_file(a: Any, b: Any) -> bool:
+def same_file(a: object, b: object) -> bool:
     """Whether two `source` values ("path:line") name the same file.
 
     A paper read again from the file it was stored from is that file's new version (an edit
     replaces it); the same paper from another file is another copy, merged into the stored one.
     """
 
-    def path(value: Any) -> str:
+    def path(value: object) -> str:
         text = str(value or "")
         head, _, line = text.rpartition(":")
         return head if head and line.isdigit() else text

@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from rag_papers.errors import InputError
 from rag_papers.types import Paper
@@ -61,7 +60,7 @@ def sample_corpus_dir() -> Path:
 # -- shared helpers -------------------------------------------------------------------------
 
 
-def clean_text(text: Any) -> str:
+def clean_text(text: object) -> str:
     """Collapse line wraps and runs of spaces (arXiv and JSON dumps wrap titles at ~80 chars)."""
     return " ".join(str(text).split()) if text is not None else ""
 
@@ -141,7 +140,7 @@ def listing_date(line: str) -> tuple[str, str | None] | None:
     return date_text, published
 
 
-def parse_date(value: Any) -> tuple[str | None, str | None]:
+def parse_date(value: object) -> tuple[str | None, str | None]:
     """(published ISO date or None, date_text or None) from a structured record's date field."""
     if value is None or value == "":
         return None, None
@@ -167,7 +166,7 @@ def date_matches(date_text: str | None, published: str) -> bool:
 # -- reference-manager fields -----------------------------------------------------------------
 
 
-def arxiv_id_in(*values: Any) -> str | None:
+def arxiv_id_in(*values: object) -> str | None:
     """The arXiv id in the first value that names arXiv ("arXiv:2401.04081", an arxiv.org
     URL, the DataCite DOI 10.48550/arXiv.2401.04081); other DOIs and URLs are never read as
     ids (10.1145/3581783.3612345 holds digits that look like one)."""
@@ -182,7 +181,7 @@ def arxiv_id_in(*values: Any) -> str | None:
     return None
 
 
-def partial_date(year: Any, month: Any = None, day: Any = None) -> str | None:
+def partial_date(year: object, month: object = None, day: object = None) -> str | None:
     """ "2024-01-08", "2024-01" or "2024" from parts a reference manager gives (month as a
     number or a name such as "jan"); parse_date keeps a date without its day as text."""
     try:

@@ -112,7 +112,7 @@ def _record_to_paper(record: Any, where: str, key_id: str | None = None) -> Pape
 NO_ABSTRACT_FIX = 'add an "abstract" (or "summary") field'
 
 
-def add_record(raw: RawEntries, record: Any, where: str, key_id: str | None = None) -> None:
+def add_record(raw: RawEntries, record: object, where: str, key_id: str | None = None) -> None:
     """Append the record's paper, or skip it with a warning; a paper without an abstract is
     also listed in `raw.no_abstract` (it cannot be answered from, but the user should know)."""
     result = _record_to_paper(record, where, key_id)
