@@ -149,6 +149,9 @@ class Settings(BaseSettings):
         description="Level at which the page logs a failed request (one line; the traceback is "
         "logged at debug). Visitors only see a short message.",
     )
+    ui_upload_max_mb: float = Field(
+        20.0, gt=0, description="Largest paper file the chat page accepts for upload, in MB."
+    )
 
     prices: dict[str, tuple[float, float]] = Field(
         default_factory=lambda: dict(DEFAULT_PRICES), description="USD per 1M tokens (in, out)."

@@ -10,6 +10,8 @@ Needs `apt-get install -y chromium` (Playwright's own browser download is not us
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,8 +51,8 @@ def app_url(small_pipeline: Pipeline) -> Iterator[str]:
         demo.close()
 
 
-@pytest.fixture
-def page(app_url: str) -> Iterator[Any]:
+@contextlib.contextmanager
+def browser_page(url: str, width: int = 1400, height: int = 1000) -> Iterator[Any]:
     """A fresh browser page; any request that leaves 127.0.0.1 is blocked and fails the test."""
     if not CHROMIUM.exists():
         pytest.fail(
@@ -64,7 +66,7 @@ def page(app_url: str) -> Iterator[Any]:
         browser = p.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
         )
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context = browser.new_context(viewport={"width": width, "height": height})
         local = re.compile(r"^(http://127\.0\.0\.1:\d+/|data:|blob:|about:)")
 
         def guard(route: Any) -> None:
@@ -78,7 +80,7 @@ def page(app_url: str) -> Iterator[Any]:
         pg = context.new_page()
         pg.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
         pg.set_default_timeout(TIMEOUT_MS)
-        pg.goto(app_url)
+        pg.goto(url)
         pg.wait_for_selector("#question textarea")
         try:
             yield pg
@@ -86,6 +88,12 @@ def page(app_url: str) -> Iterator[Any]:
             browser.close()
     assert not outside, f"the page tried to reach the outside: {outside}"
     assert not console_errors, f"errors in the browser console: {console_errors}"
+
+
+@pytest.fixture
+def page(app_url: str) -> Iterator[Any]:
+    with browser_page(app_url) as pg:
+        yield pg
 
 
 IN_VIEW = """el => {
@@ -176,3 +184,145 @@ def test_collection_tab_searches_and_shows_a_paper(page: Any) -> None:
     card.wait_for()
     assert MRL_TITLE in card.inner_text() and "granularities" in card.inner_text()
     page.screenshot(path=str(ARTIFACTS / "collection.png"), full_page=True)
+
+
+# -- uploads, undated papers, and the page's small fixes ------------------------------------
+SAMPLE_LISTING = (
+    Path(__file__).resolve().parents[1]
+    / "rag_papers"
+    / "data"
+    / "sample"
+    / "004_9055317b84f6e392.txt"
+)
+NO_PAPERS = "No papers are indexed yet"
+LABELS_WITH_HTML = """() => [...document.querySelectorAll('#chat [aria-label]')]
+  .map(el => el.getAttribute('aria-label')).filter(l => l.includes("'s message: "))"""
+PLACEHOLDER_FITS = """el => {
+  const style = getComputedStyle(el);
+  const ctx = document.createElement('canvas').getContext('2d');
+  ctx.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+  const room = el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  return {text: ctx.measureText(el.placeholder).width, room: room};
+}"""
+
+
+@pytest.fixture
+def empty_url(tmp_path: Path, small_pipeline: Pipeline) -> Iterator[str]:
+    """The page over an empty data directory (the small index's embedding model, to stay quick)."""
+    from rag_papers.qa.retrieve import Retriever
+    from rag_papers.settings import Settings
+
+    settings = Settings(home=tmp_path / "home", mode="extractive")
+    retriever = Retriever(settings, embed_model=small_pipeline.retriever.embed_model)
+    demo = ui.build_app(pipeline=Pipeline(settings, retriever=retriever))
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+def test_upload_papers_into_an_empty_collection(empty_url: str, tmp_path: Path) -> None:
+    from rag_papers.readers import read_listing
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    papers = read_listing(SAMPLE_LISTING).papers
+    mrl = next(p for p in papers if p.title == MRL_TITLE)
+    upload = tmp_path / "my-papers.jsonl"
+    rows = [mrl, *[p for p in papers if p.title != MRL_TITLE][:3]]
+    upload.write_text(
+        "\n".join(json.dumps({"title": p.title, "abstract": p.abstract}) for p in rows) + "\n"
+    )
+    with browser_page(empty_url) as page:
+        page.wait_for_selector("#empty-store", state="visible")
+        page.fill("#question textarea", "What is Matryoshka Representation Learning?")
+        page.press("#question textarea", "Enter")
+        page.locator("#chat").get_by_text(NO_PAPERS).wait_for()
+
+        page.get_by_role("tab", name="Collection").click()
+        page.locator("#upload input[type=file]").set_input_files(str(upload))
+        page.locator("#upload").get_by_text("my-papers.jsonl").first.wait_for()
+        page.click("#upload-index")
+        status = page.locator("#upload-status")
+        status.get_by_text("Done from my-papers.jsonl").wait_for()
+        assert "read 4 papers: 4 new" in status.inner_text()
+        page.wait_for_function("() => document.querySelectorAll('#papers [role=row]').length === 5")
+        page.screenshot(path=str(ARTIFACTS / "upload.png"), full_page=True)
+
+        # Back in the conversation: the "no papers" exchange is gone, and the papers answer.
+        page.get_by_role("tab", name="Ask").click()
+        page.wait_for_selector("#empty-store", state="hidden")
+        page.wait_for_function(
+            "t => !document.querySelector('#chat').innerText.includes(t)", arg=NO_PAPERS
+        )
+        answer = ask(page, "What is Matryoshka Representation Learning?", 0)
+        assert answer.locator("a.cite").count() >= 1
+        assert "4 papers indexed" in page.locator("#status").inner_text()
+
+        # A file that cannot be read: a message, no traceback.
+        bad = tmp_path / "broken.jsonl"
+        bad.write_bytes(b"PK\x03\x04\x00\x00" + bytes(range(200)))
+        page.get_by_role("tab", name="Collection").click()
+        page.locator("#upload input[type=file]").set_input_files(str(bad))
+        page.locator("#upload").get_by_text("broken.jsonl").first.wait_for()
+        page.click("#upload-index")
+        status.get_by_text("Not indexed").wait_for()
+        assert "could not be read" in status.inner_text()
+        assert "Traceback" not in page.content()
+        page.screenshot(path=str(ARTIFACTS / "upload-refused.png"), full_page=True)
+
+
+def test_undated_note_labels_footer_and_the_collection_card(
+    page: Any, small_pipeline: Pipeline
+) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    # Gradio's own footer "Settings" (theme, language) is hidden; the app's Settings stays.
+    assert "Settings" not in page.locator("footer").inner_text()
+
+    page.click("#settings button, #settings .label-wrap")
+    year = page.get_by_label("From year").first
+    year.fill("2020")
+    year.press("Enter")
+    answer = ask(page, "Which papers adapt one embedding to many budgets?", 0)
+    note = answer.locator(".undated-note")
+    note.wait_for()
+    assert "without a publication date" in note.inner_text()
+    assert "Include papers without a date" in note.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "undated-note.png"))
+
+    # Screen readers get the message text, not our HTML.
+    labels = page.evaluate(LABELS_WITH_HTML)
+    assert labels and not [label for label in labels if "<" in label], labels
+
+    # The Collection tab: a year filter says what it hid, and the card follows the filter.
+    page.get_by_role("tab", name="Collection").click()
+    title = next(
+        str(m["title"])
+        for m in small_pipeline.retriever.store.list_papers()
+        if not m.get("year") and len(str(m["title"]).split()) >= 3
+    )
+    page.fill("#search input, #search textarea", " ".join(title.split()[:3]))
+    row = page.locator("#papers").get_by_role("row").filter(has_text=title)
+    row.first.get_by_role("gridcell").first.click()
+    card = page.locator(".paper-card")
+    card.wait_for()
+    assert title in card.inner_text()
+    browse_from = page.locator("#browse-from input")
+    browse_from.fill("2020")
+    browse_from.press("Enter")
+    page.locator("#count").get_by_text("without a publication date hidden").wait_for()
+    page.locator("#paper-card").get_by_text("Select a row").wait_for()
+    assert page.locator(".paper-card").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "collection-undated.png"), full_page=True)
+    page.click("#browse-undated input")
+    page.wait_for_function("() => !document.querySelector('#count').innerText.includes('hidden')")
+
+
+def test_narrow_window_shows_the_whole_placeholder(app_url: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    with browser_page(app_url, width=420, height=900) as page:
+        box = page.locator("#question textarea")
+        fit = box.evaluate(PLACEHOLDER_FITS)
+        assert fit["text"] <= fit["room"], fit
+        page.screenshot(path=str(ARTIFACTS / "narrow-420.png"), full_page=True)

@@ -17,6 +17,7 @@ from rag_papers.errors import (
     ConfigError,
     EmbeddingMismatchError,
     IndexNotFoundError,
+    InputError,
     LLMError,
     QuestionError,
     RagPapersError,
@@ -89,7 +90,19 @@ def answer_meta(answer: Answer) -> str:
     if answer.dropped_citations:
         n = len(answer.dropped_citations)
         parts.append(f"{n} citation{'s' if n > 1 else ''} to unknown sources removed")
-    return f'\n\n<div class="answer-meta">{html.escape(" · ".join(parts))}</div>'
+    meta = f'\n\n<div class="answer-meta">{html.escape(" · ".join(parts))}</div>'
+    return meta + undated_note(answer.undated_excluded)
+
+
+def undated_note(n: int) -> str:
+    """Say how many papers without a date the year filter left out, and how to include them."""
+    if not n:
+        return ""
+    papers = f"{n} paper{'s' if n != 1 else ''} without a publication date"
+    return (
+        f'<div class="undated-note">{papers} {"were" if n != 1 else "was"} left out by the '
+        "year filter. Tick “Include papers without a date” in Settings to search them too.</div>"
+    )
 
 
 # -- chat messages ----------------------------------------------------------------------
@@ -126,10 +139,12 @@ def friendly_error(exc: BaseException) -> str:
     if isinstance(exc, IndexNotFoundError):
         return (
             "No papers are indexed yet. Use the “Index the bundled sample” button at the top of "
-            'the page, or run "rag-papers ingest PATH" and reload.'
+            'the page, add paper files under “Add papers”, or run "rag-papers ingest PATH" and reload.'
         )
     # Visitors get no server text (it can hold URLs, paths or what a model server echoed);
     # the server log has the details.
+    if isinstance(exc, InputError):
+        return "The papers could not be read; check that the file is one of the formats listed."
     if isinstance(exc, LLMError):
         return (
             "The language model could not be reached or gave no usable answer. Choose the "
@@ -229,6 +244,33 @@ def references_html(turns: Sequence[Turn]) -> str:
 
 
 # -- collection tab ---------------------------------------------------------------------
+def count_html(shown: int, total: int, undated_excluded: int = 0) -> str:
+    """'12 of 445 papers', and how many undated papers the year filter hid."""
+    text = f"{shown} of {total} papers"
+    if undated_excluded:
+        text += (
+            f" · {undated_excluded} without a publication date hidden by the year filter "
+            "(tick “Include papers without a date” to list them)"
+        )
+    return f'<div class="status-line" id="collection-count">{html.escape(text)}</div>'
+
+
+def ingest_summary(summary: Any, names: Sequence[str] = ()) -> str:
+    """What an ingest from the page did, as Markdown: the summary line and the first warnings."""
+    source = f" from {', '.join(names)}" if names else ""
+    lines = [f"**Done{escape_markdown(source)}:** {escape_markdown(summary.line())}."]
+    warnings = list(summary.warnings)
+    for warning in warnings[:5]:
+        lines.append(f"- warning: {escape_markdown(str(warning))}")
+    if len(warnings) > 5:
+        lines.append(f"- … and {len(warnings) - 5} more warnings")
+    return "\n".join(lines)
+
+
+def upload_refused(message: str) -> str:
+    return f"**Not indexed:** {escape_markdown(message)}"
+
+
 def stats_html(stats: dict[str, Any]) -> str:
     labels = {
         "papers": "Papers",
@@ -301,6 +343,7 @@ table.stats th, table.stats td { border: none !important; border-bottom: 1px sol
 table.stats th { font-weight: 600; }
 .pending { color: var(--body-text-color-subdued); font-style: italic; }
 .status-line { font-size: 0.85rem; color: var(--body-text-color-subdued); }
+.undated-note { font-size: 0.78rem; color: var(--body-text-color-subdued); margin-top: 0.25em; }
 """
 
 # A citation link scrolls the references panel to its paper (unfolding an earlier turn) and
@@ -320,5 +363,21 @@ document.addEventListener("click", function (event) {
   document.querySelectorAll(".ref.targeted").forEach(function (el) { el.classList.remove("targeted"); });
   target.classList.add("targeted");
 }, true);
+// Gradio labels each chat message with its raw content, our HTML included: give screen
+// readers the text instead (set only when it differs, so our own change does not loop).
+function labelMessages() {
+  document.querySelectorAll("#chat [aria-label]").forEach(function (el) {
+    const label = el.getAttribute("aria-label");
+    const at = label.indexOf("'s message: ");
+    if (at < 0) return;
+    const who = label.slice(0, at);
+    const text = (el.innerText || el.textContent || "").replace(/\s+/g, " ").trim().slice(0, 600);
+    const wanted = who + "'s message: " + text;
+    if (label !== wanted) el.setAttribute("aria-label", wanted);
+  });
+}
+new MutationObserver(labelMessages).observe(document.documentElement, {
+  subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ["aria-label"]
+});
 </script>
 """

@@ -1,12 +1,12 @@
-"""The chat page: a Gradio shell over the library (rendering in ui_render, answers in chat/answer).
+"""The chat page's layout: Gradio components wired to PageHandlers (app/handlers.py).
 
     rag-papers chat            # http://127.0.0.1:7860
     python -m rag_papers.app.ui --port 8080
 
 One Pipeline (retriever, embedding model, LLM client) is shared by every visitor; each
-browser session gets its own Assistant in a gr.State, so conversations never mix. Requests
-go through Gradio's queue, a few at a time. Nothing here retrieves or scores: it parses the
-page's inputs, calls Assistant.stream and renders what comes back.
+browser session gets its own ChatSession in a gr.State, so conversations never mix. What
+the page does lives in handlers.py as plain methods (tested without a server); how it
+looks lives in render.py. This module only places components and connects events.
 """
 
 from __future__ import annotations
@@ -16,27 +16,24 @@ from rag_papers import _offline  # noqa: F401  (analytics and hub look-ups off b
 # isort: split
 
 import argparse
-import html
 import ipaddress
 import logging
 import sys
 import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import gradio as gr
 
 from rag_papers.app import render
+from rag_papers.app.catalog import ANY_YEAR, TABLE_HEADERS
+from rag_papers.app.handlers import MAX_K, ChatOutputs, PageHandlers
 from rag_papers.app.signin import SignInGuard
-from rag_papers.errors import ConfigError, QuestionError, RagPapersError
-from rag_papers.qa.chat import Assistant
+from rag_papers.errors import ConfigError
 from rag_papers.qa.pipeline import Pipeline
-from rag_papers.qa.retrieve import Filters
-from rag_papers.sanitize import redact
+from rag_papers.readers import SUPPORTED_SUFFIXES
 from rag_papers.settings import Settings
-from rag_papers.types import Answer
+from rag_papers.types import ProgressCallback
 
 log = logging.getLogger(__name__)
 
@@ -44,138 +41,10 @@ log = logging.getLogger(__name__)
 # sentence scoring) on a small machine and I/O-bound with a remote LLM; 4 keeps both busy.
 DEFAULT_CONCURRENCY = 4
 QUEUE_MAX = 64  # waiting requests beyond this are refused with "queue full"
-STREAM_EVERY = 0.08  # seconds between streamed updates of the answer being written
-MAX_K = 20
-ANY_YEAR = "Any"
-N_EXAMPLES = 4
-TABLE_HEADERS = ["Title", "Published", "Authors", "arXiv id", "Chunks"]
 LOCAL_HOSTS = {"localhost"}
+UNDATED_LABEL = "Include papers without a date"
 
 
-# -- per-session state -------------------------------------------------------------------
-@dataclass
-class ChatSession:
-    """One visitor's conversation: the Assistant (history for follow-ups) and what the page shows."""
-
-    assistant: Assistant
-    messages: list[dict[str, str]] = field(default_factory=list)
-    turns: list[render.Turn] = field(default_factory=list)
-    busy: bool = False  # a question is being answered; a second one (double click) is ignored
-
-    def clear(self) -> None:
-        self.assistant.reset()
-        self.messages.clear()
-        self.turns.clear()
-
-
-# -- the collection, for the browse tab and the example questions -------------------------
-class Catalog:
-    """Paper metadata read from the store, reloaded when the number of chunks changes."""
-
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline = pipeline
-        self._lock = threading.Lock()
-        self._chunks = -1
-        self._papers: list[dict[str, Any]] = []
-
-    def papers(self) -> list[dict[str, Any]]:
-        store = self.pipeline.retriever.store
-        with self._lock:
-            chunks = store.count_chunks()
-            if chunks != self._chunks:
-                metas = store.list_papers() if chunks else []
-                metas.sort(
-                    key=lambda m: (
-                        -int(m.get("published_ord") or 0),
-                        str(m.get("title", "")).lower(),
-                    )
-                )
-                self._papers, self._chunks = metas, chunks
-            return self._papers
-
-    def years(self) -> list[int]:
-        return sorted({int(m.get("year") or 0) for m in self.papers()} - {0}, reverse=True)
-
-    def examples(self, n: int = N_EXAMPLES) -> list[str]:
-        """Questions about a few indexed papers, spread over the collection (titles short enough to read)."""
-        titles = [str(m["title"]) for m in self.papers() if 8 <= len(str(m.get("title", ""))) <= 70]
-        step = max(len(titles) // n, 1)
-        return [f"What does {t} propose?" for t in titles[::step][:n]]
-
-    def find(self, title: str) -> dict[str, Any] | None:
-        return next((m for m in self.papers() if m.get("title") == title), None)
-
-    def search(
-        self, query: str, year_from: Any = None, year_to: Any = None
-    ) -> list[dict[str, Any]]:
-        """Papers whose title or abstract contains every word of the query, within the years."""
-        words = (query or "").lower().split()
-        lo, hi = _year(year_from), _year(year_to)
-        out = []
-        for m in self.papers():
-            year = int(m.get("year") or 0)
-            if (lo and (not year or year < lo)) or (hi and (not year or year > hi)):
-                continue
-            text = f"{m.get('title', '')} {m.get('abstract', '')}".lower()
-            if all(w in text for w in words):
-                out.append(m)
-        return out
-
-
-def _safe(fn: Any, default: Any) -> Any:
-    """The collection as far as it can be read: a broken store shows as empty, with a log entry."""
-    try:
-        return fn()
-    except Exception:
-        log.exception("reading the collection failed")
-        return default
-
-
-def _year(value: Any) -> int | None:
-    if value in (None, "", ANY_YEAR):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise QuestionError(
-            f"year {value!r} not understood — pick a year such as 2023, or {ANY_YEAR}"
-        ) from None
-
-
-def _options(pipeline: Pipeline, k: Any, year_from: Any, year_to: Any, mode: Any) -> dict[str, Any]:
-    """The page's settings as Assistant.stream arguments (bad values raise QuestionError)."""
-    try:
-        k_int = None if k in (None, "") else int(float(k))
-    except (TypeError, ValueError):
-        raise QuestionError(f"number of papers {k!r} is not a number") from None
-    lo, hi = _year(year_from), _year(year_to)
-    if lo and hi and lo > hi:
-        lo, hi = hi, lo
-    filters = Filters(year_from=lo, year_to=hi) if (lo or hi) else None
-    return {"k": k_int, "filters": filters, "mode": mode or None}
-
-
-def _table(papers: list[dict[str, Any]]) -> dict[str, Any]:
-    rows = []
-    for m in papers:
-        authors = str(m.get("authors") or "")
-        n_authors = int(m.get("n_authors") or -1)
-        if not authors and n_authors > 0:
-            authors = f"{n_authors} author{'s' if n_authors > 1 else ''}"
-        published = m.get("published") or m.get("date_text") or "—"
-        rows.append(
-            [
-                str(m.get("title", "")),
-                str(published),
-                authors or "—",
-                str(m.get("arxiv_id") or "—"),
-                int(m.get("n_chunks") or 0),
-            ]
-        )
-    return {"headers": TABLE_HEADERS, "data": rows}
-
-
-# -- the app ------------------------------------------------------------------------------
 def _theme() -> gr.themes.Base:
     """Gradio's default look with fonts served by the page itself (never a font CDN).
 
@@ -200,7 +69,9 @@ def _theme() -> gr.themes.Base:
 
 class PapersApp(gr.Blocks):
     """gr.Blocks whose launch() has this app's look and privacy defaults (no share link,
-    no monitoring endpoint, no MCP server, no run history), so tests and the CLI agree."""
+    no monitoring endpoint, no MCP server, no run history), so tests and the CLI agree.
+    Gradio's own footer "Settings" (theme, language, screen studio) is hidden: the page has
+    its own Settings, and two of them confused readers."""
 
     def launch(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         kwargs["share"] = False
@@ -214,176 +85,98 @@ class PapersApp(gr.Blocks):
             "pwa": False,
             "ssr_mode": False,
             "show_error": False,
-            "footer_links": ["api", "settings"],
+            "footer_links": ["api"],
         }.items():
             kwargs.setdefault(key, value)
         return super().launch(*args, **kwargs)
 
 
+class PageProgress:
+    """A ProgressCallback that moves the page's progress bar (gr.Progress)."""
+
+    def __init__(self, progress: gr.Progress) -> None:
+        self.progress = progress
+
+    def __call__(self, phase: str, done: int = 0, total: int | None = None) -> None:
+        if total:
+            self.progress((done, total), desc=phase, unit="chunks")
+        else:
+            self.progress(None, desc=f"{phase}…")
+
+
 def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = None) -> gr.Blocks:
     """The chat page over one shared Pipeline; launch it with .launch(server_name=, server_port=)."""
     pipeline = pipeline or Pipeline(settings)
-    settings = pipeline.settings
-    catalog = Catalog(pipeline)
-    ingest_lock = threading.Lock()
-    llm_available = pipeline.resolve_mode("auto") == "llm"
-    default_mode = pipeline.resolve_mode(None)
+    page = PageHandlers(pipeline)
+    settings = page.settings
 
-    def status_line() -> str:
-        n = len(_safe(catalog.papers, []))
-        how = (
-            f"answers written by {settings.llm_model}"
-            if default_mode == "llm"
-            else ("extractive answers (quoted from the abstracts, no LLM configured)")
-        )
-        return f'<div class="status-line">{n} papers indexed · {html.escape(how)}</div>'
-
-    # -- handlers -------------------------------------------------------------------------
-    def new_session() -> ChatSession:
-        return ChatSession(Assistant(pipeline=pipeline))
-
+    # -- adapters: Gradio's calling conventions around the plain handlers ---------------------
     def ask(
-        question: Any, k: Any, year_from: Any, year_to: Any, mode: Any, session: ChatSession | None
-    ) -> Iterator[tuple[Any, ...]]:
-        session = session if isinstance(session, ChatSession) else new_session()
-        if session.busy:
-            yield list(session.messages), render.references_html(session.turns), session, question
-            return
-        session.busy = True
-        try:
-            yield from answer_turn(question, k, year_from, year_to, mode, session)
-        finally:
-            session.busy = False
-
-    def answer_turn(
-        question: Any, k: Any, year_from: Any, year_to: Any, mode: Any, session: ChatSession
-    ) -> Iterator[tuple[Any, ...]]:
-        text = question if isinstance(question, str) else ("" if question is None else question)
-        shown = " ".join(text.split()) if isinstance(text, str) else str(text)
-        turn = render.Turn(len(session.turns) + 1, shown)
-        if shown:
-            session.messages.append({"role": "user", "content": render.user_markdown(shown)})
-        reply = {"role": "assistant", "content": render.PENDING}
-        session.messages.append(reply)
-
-        def out(box: str = "") -> tuple[Any, ...]:
-            return list(session.messages), render.references_html(session.turns), session, box
-
-        yield out()
-        try:
-            parts: list[str] = []
-            last = time.monotonic()
-            for item in session.assistant.stream(
-                text, **_options(pipeline, k, year_from, year_to, mode)
-            ):
-                if isinstance(item, Answer):
-                    turn.answer = item
-                    reply["content"] = render.answer_markdown(item, turn.number)
-                    session.turns.append(turn)
-                else:
-                    parts.append(item)
-                    if time.monotonic() - last >= STREAM_EVERY:
-                        last = time.monotonic()
-                        reply["content"] = render.draft_markdown("".join(parts))
-                        yield out()
-        except QuestionError as exc:
-            log.info("question refused: %s", exc)
-            reply["content"] = render.error_markdown(render.friendly_error(exc))
-        except Exception as exc:  # every failure becomes a short message; the log keeps the detail
-            log_failure(settings, f"answering {shown[:200]!r}", exc)
-            reply["content"] = render.error_markdown(render.friendly_error(exc))
-        yield out()
-
-    def new_chat(session: ChatSession | None) -> tuple[Any, ...]:
-        session = session if isinstance(session, ChatSession) else new_session()
-        session.clear()
-        return [], render.references_html([]), session, ""
+        question: Any,
+        k: Any,
+        year_from: Any,
+        year_to: Any,
+        mode: Any,
+        include_undated: Any,
+        session: Any,
+    ) -> Iterator[ChatOutputs]:
+        yield from page.ask(question, k, year_from, year_to, mode, include_undated, session)
 
     def pick_example(evt: gr.SelectData) -> str:
         value = evt.value
         return str(value.get("text", "")) if isinstance(value, dict) else str(value or "")
 
-    def browse(query: str, year_from: Any, year_to: Any) -> tuple[Any, str]:
-        try:
-            found = catalog.search(query, year_from, year_to)
-        except RagPapersError as exc:
-            return _table([]), render.error_markdown(str(exc))
-        total = len(catalog.papers())
-        return _table(found), f'<div class="status-line">{len(found)} of {total} papers</div>'
+    def browse(
+        query: str, year_from: Any, year_to: Any, include_undated: Any, selected: str
+    ) -> tuple[Any, ...]:
+        found = page.browse(query, year_from, year_to, include_undated, selected)
+        return found.table, found.count, found.card, found.selected
 
-    def show_paper(evt: gr.SelectData) -> str:
+    def show_paper(evt: gr.SelectData) -> tuple[str, str]:
         row = getattr(evt, "row_value", None) or []
-        return render.paper_html(catalog.find(str(row[0])) if row else None)
-
-    def stats() -> str:
-        try:
-            from rag_papers.index.stats import collection_stats
-
-            return render.stats_html(collection_stats(settings))
-        except Exception:
-            log.exception("collection_stats failed")
-            return render.error_markdown(
-                "Index statistics are unavailable; the server log has the details."
-            )
+        return page.show_paper(str(row[0]) if row else "")
 
     def refresh() -> tuple[Any, ...]:
-        """Everything that depends on what is indexed; run on page load and after an ingest."""
-        papers = _safe(catalog.papers, [])
-        years = [ANY_YEAR] + [str(y) for y in _safe(catalog.years, [])]
-        examples = [{"text": q} for q in catalog.examples()] if papers else None
+        view = page.overview()
+        examples = [{"text": q} for q in view.examples] or None
         return (
-            status_line(),
-            gr.Group(visible=not papers),
+            view.status,
+            gr.Group(visible=view.empty),
             gr.Chatbot(examples=examples),
-            *(gr.Dropdown(choices=years) for _ in range(4)),
-            _table(papers),
-            f'<div class="status-line">{len(papers)} of {len(papers)} papers</div>',
-            stats(),
+            *(gr.Dropdown(choices=view.years) for _ in range(4)),
+            view.table,
+            view.count,
+            view.stats,
         )
 
-    def index_sample(progress: gr.Progress = gr.Progress(track_tqdm=True)) -> str:  # noqa: B008 (Gradio's way)
-        from rag_papers.index.ingest import ingest
+    def index_sample(progress: gr.Progress = gr.Progress()) -> str:  # noqa: B008 (Gradio's way)
+        report: ProgressCallback = PageProgress(progress)
+        return page.index_sample(report)
 
-        # The button only shows on an empty index; a direct API call must meet the same rule.
-        refusal = (
-            "The index already holds papers; the bundled sample is only added to an empty index."
-        )
-        if pipeline.retriever.store.count_chunks():
-            return refusal
-        if not ingest_lock.acquire(blocking=False):
-            return (
-                "Indexing is already running in another session; reload the page when it finishes."
-            )
-        try:
-            if pipeline.retriever.store.count_chunks():  # filled while this call waited
-                return refusal
-            progress(0, desc="Reading the bundled sample")
-            summary = ingest(sample=True, settings=settings, progress=True)
-            return f"Done: {summary.line()}."
-        except Exception as exc:
-            log_failure(settings, "indexing the bundled sample", exc)
-            return render.friendly_error(exc)
-        finally:
-            ingest_lock.release()
+    def upload(files: Any, progress: gr.Progress = gr.Progress()) -> str:  # noqa: B008
+        return page.upload(files, PageProgress(progress))
 
     def year_dropdown(label: str, **kwargs: Any) -> gr.Dropdown:
-        # Custom values allowed: an API caller may send any year, and _year() checks it.
-        years = [ANY_YEAR] + [str(y) for y in _safe(catalog.years, [])]
-        return gr.Dropdown(years, value=ANY_YEAR, label=label, allow_custom_value=True, **kwargs)
+        # Custom values allowed: an API caller may send any year, and the handler checks it.
+        return gr.Dropdown(
+            page.years(), value=ANY_YEAR, label=label, allow_custom_value=True, **kwargs
+        )
 
     # -- layout ---------------------------------------------------------------------------
     with PapersApp(title="rag-papers", analytics_enabled=False) as demo:
         session = gr.State(None)
+        selected = gr.State("")
         with gr.Column(elem_classes="app-header"):
             gr.Markdown(
                 "# Ask the papers\nQuestions answered from research-paper abstracts, every claim cited."
             )
-            status = gr.HTML(status_line(), elem_id="status")
+            status = gr.HTML(page.status_line(), elem_id="status")
         with gr.Group(visible=False, elem_id="empty-store") as empty_box:
             with gr.Row(equal_height=True):
                 gr.Markdown(
                     "**No papers are indexed yet.** Index the 445-paper sample bundled with rag-papers "
-                    "(a few minutes on a laptop CPU), or run `rag-papers ingest PATH` and reload the page.",
+                    "(a few minutes on a laptop CPU), add your own files under “Add papers” in the "
+                    "Collection tab, or run `rag-papers ingest PATH` and reload the page.",
                     padding=True,
                 )
                 index_btn = gr.Button(
@@ -396,7 +189,7 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
             index_status = gr.Markdown(min_height=48, padding=True, elem_id="index-status")
         with gr.Tabs():
             with gr.Tab("Ask", id="ask"), gr.Row(equal_height=False):
-                with gr.Column(scale=3, min_width=420):
+                with gr.Column(scale=3, min_width=300):
                     chatbot = gr.Chatbot(
                         label="Conversation",
                         elem_id="chat",
@@ -406,21 +199,20 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
                         feedback_options=None,
                         placeholder="Ask about the indexed papers. Answers cite them as [n].",
                     )
+                    question = gr.Textbox(
+                        label="Question",
+                        show_label=False,
+                        placeholder="Ask about the papers…",
+                        elem_id="question",
+                        lines=1,
+                        max_lines=4,
+                        autofocus=True,
+                    )
                     with gr.Row():
-                        question = gr.Textbox(
-                            label="Question",
-                            show_label=False,
-                            placeholder="Ask a question about the indexed papers…",
-                            elem_id="question",
-                            scale=6,
-                            lines=1,
-                            max_lines=4,
-                            autofocus=True,
-                        )
                         ask_btn = gr.Button(
-                            "Ask", variant="primary", scale=1, min_width=90, elem_id="ask"
+                            "Ask", variant="primary", scale=2, min_width=90, elem_id="ask"
                         )
-                        new_btn = gr.Button("New chat", scale=1, min_width=120, elem_id="new-chat")
+                        new_btn = gr.Button("New chat", scale=1, min_width=100, elem_id="new-chat")
                     with gr.Accordion("Settings", open=False, elem_id="settings"):
                         with gr.Row():
                             k = gr.Slider(
@@ -432,16 +224,22 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
                             )
                             year_from = year_dropdown("From year")
                             year_to = year_dropdown("To year")
+                        undated = gr.Checkbox(
+                            value=False,
+                            label=UNDATED_LABEL,
+                            info="Most listing files give no year; a year range leaves those papers out.",
+                            elem_id="include-undated",
+                        )
                         mode = gr.Radio(
                             [
                                 ("Extractive (quotes, no LLM)", "extractive"),
                                 (f"LLM: {settings.llm_model}", "llm"),
                             ],
-                            value=default_mode,
+                            value=page.default_mode,
                             label="Answer mode",
-                            visible=llm_available,
+                            visible=page.llm_available,
                         )
-                with gr.Column(scale=2, min_width=320):
+                with gr.Column(scale=2, min_width=300):
                     gr.Markdown("### References")
                     refs = gr.HTML(render.references_html([]), elem_id="references")
             with gr.Tab("Collection", id="collection"):
@@ -452,11 +250,14 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
                         scale=4,
                         elem_id="search",
                     )
-                    b_from = year_dropdown("From year", scale=1)
-                    b_to = year_dropdown("To year", scale=1)
-                count = gr.HTML()
+                    b_from = year_dropdown("From year", scale=1, elem_id="browse-from")
+                    b_to = year_dropdown("To year", scale=1, elem_id="browse-to")
+                    b_undated = gr.Checkbox(
+                        value=False, label=UNDATED_LABEL, scale=1, elem_id="browse-undated"
+                    )
+                count = gr.HTML(elem_id="count")
                 table = gr.Dataframe(
-                    value=_table([]),
+                    value={"headers": TABLE_HEADERS, "data": []},
                     headers=TABLE_HEADERS,
                     type="array",
                     interactive=False,
@@ -466,7 +267,20 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
                     datatype=["str", "str", "str", "str", "number"],
                     elem_id="papers",
                 )
-                paper = gr.HTML(render.paper_html(None))
+                paper = gr.HTML(render.paper_html(None), elem_id="paper-card")
+                with gr.Accordion("Add papers", open=True, elem_id="add-papers"):
+                    files = gr.File(
+                        label=f"Paper files ({', '.join(SUPPORTED_SUFFIXES)}; up to "
+                        f"{settings.ui_upload_max_mb:g} MB each)",
+                        file_count="multiple",
+                        file_types=list(SUPPORTED_SUFFIXES),
+                        type="filepath",
+                        elem_id="upload",
+                    )
+                    upload_btn = gr.Button(
+                        "Index these files", variant="primary", elem_id="upload-index"
+                    )
+                    upload_status = gr.Markdown(min_height=32, elem_id="upload-status")
                 with gr.Accordion("Index statistics", open=True):
                     stats_box = gr.HTML()
 
@@ -474,7 +288,7 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
         chat_outputs = [chatbot, refs, session, question]
         ask_args = {
             "fn": ask,
-            "inputs": [question, k, year_from, year_to, mode, session],
+            "inputs": [question, k, year_from, year_to, mode, undated, session],
             "outputs": chat_outputs,
         }
         ask_btn.click(**ask_args, api_name="ask", show_progress="minimal")
@@ -482,21 +296,21 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
         chatbot.example_select(pick_example, None, question, api_visibility="private").then(
             **ask_args, api_visibility="private", show_progress="minimal"
         )
-        new_btn.click(new_chat, [session], chat_outputs, api_name="new_chat")
-        chatbot.clear(new_chat, [session], chat_outputs, api_visibility="private")
+        new_btn.click(page.new_chat, [session], chat_outputs, api_name="new_chat")
+        chatbot.clear(page.new_chat, [session], chat_outputs, api_visibility="private")
 
-        browse_inputs = [search, b_from, b_to]
-        search.submit(browse, browse_inputs, [table, count], api_name="browse")
-        search.change(
-            browse,
-            browse_inputs,
-            [table, count],
-            api_visibility="private",
-            trigger_mode="always_last",
-        )
-        b_from.change(browse, browse_inputs, [table, count], api_visibility="private")
-        b_to.change(browse, browse_inputs, [table, count], api_visibility="private")
-        table.select(show_paper, None, paper, api_visibility="private")
+        browse_inputs = [search, b_from, b_to, b_undated, selected]
+        browse_outputs = [table, count, paper, selected]
+        search.submit(browse, browse_inputs, browse_outputs, api_name="browse")
+        for control in (search, b_from, b_to, b_undated):
+            control.change(
+                browse,
+                browse_inputs,
+                browse_outputs,
+                api_visibility="private",
+                trigger_mode="always_last",
+            )
+        table.select(show_paper, None, [paper, selected], api_visibility="private")
 
         refresh_outputs = [
             status,
@@ -511,6 +325,7 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
             stats_box,
         ]
         demo.load(refresh, None, refresh_outputs, api_name="refresh")
+        after_ingest = {"fn": page.forget_unindexed, "inputs": [session], "outputs": chat_outputs}
         index_btn.click(
             index_sample,
             None,
@@ -518,13 +333,25 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
             api_name="index_sample",
             concurrency_limit=1,
             show_progress="full",
-        ).then(refresh, None, refresh_outputs, api_visibility="private")
+        ).then(refresh, None, refresh_outputs, api_visibility="private").then(
+            **after_ingest, api_visibility="private"
+        )
+        upload_btn.click(
+            upload,
+            [files],
+            upload_status,
+            api_name="upload",
+            concurrency_limit=1,
+            show_progress="full",
+        ).then(refresh, None, refresh_outputs, api_visibility="private").then(
+            **after_ingest, api_visibility="private"
+        )
 
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=QUEUE_MAX)
     return demo
 
 
-# -- command line -------------------------------------------------------------------------
+# -- serving ------------------------------------------------------------------------------
 def is_local(host: str) -> bool:
     if host in LOCAL_HOSTS:
         return True
@@ -553,13 +380,6 @@ def check_bind(host: str, auth: tuple[str, str] | None, insecure_no_auth: bool =
     )
 
 
-def log_failure(settings: Settings, what: str, exc: BaseException) -> None:
-    """One redacted line at the operator's RAG_PAPERS_UI_ERROR_LOG_LEVEL; the traceback at debug."""
-    level = logging.getLevelName(settings.ui_error_log_level.upper())
-    log.log(level, "%s failed: %s: %s", what, type(exc).__name__, redact(str(exc)))
-    log.debug("%s failed", what, exc_info=exc)
-
-
 def warm_up(pipeline: Pipeline) -> None:
     """Load the embedding model and keyword index now, so the first visitor does not wait for them."""
     try:
@@ -571,7 +391,7 @@ def warm_up(pipeline: Pipeline) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    """Start the page and block until Ctrl-C."""
+    """Start the page and block until Ctrl-C (`rag-papers chat`; the options are parsed in cli.py)."""
     from rag_papers.app.cli import settings_from
 
     settings = settings_from(args)

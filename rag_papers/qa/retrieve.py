@@ -121,6 +121,12 @@ class Retriever:
         """Term statistics of this store's BM25 index (reloaded with it when the store changes)."""
         return Bm25TermStats(self.bm25)
 
+    def reload(self) -> None:
+        """Read the store afresh now (after this process wrote to it), not at the next re-check."""
+        with self._lock:
+            self.store.refresh()
+            self._bm25 = None
+
     def undated_excluded(self, filters: Filters | None) -> int:
         """How many papers without a date the filter's date range left out (0 without one)."""
         if filters is None or filters.include_undated or not filters.has_dates():

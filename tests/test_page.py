@@ -1,0 +1,154 @@
+"""The chat page's behaviour as plain objects: PageHandlers over a real index, no server.
+
+The Gradio layout (ui.py) only wires components to these methods; the real-server tests
+(test_ui.py) and the browser tests (test_ui_browser.py) cover the wiring and the look.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rag_papers.app.handlers import ChatSession, PageHandlers, options
+from rag_papers.errors import QuestionError
+from rag_papers.qa.pipeline import Pipeline
+from rag_papers.qa.retrieve import Retriever
+from rag_papers.readers import read_listing
+from rag_papers.settings import Settings
+
+SAMPLE = Path(__file__).resolve().parents[1] / "rag_papers" / "data" / "sample"
+LISTING = SAMPLE / "004_9055317b84f6e392.txt"
+MRL_TITLE = "Matryoshka Representation Learning"
+
+
+def last(outputs: list[Any]) -> tuple[list[dict[str, str]], str, ChatSession, str]:
+    return outputs[-1]
+
+
+def run_ask(page: PageHandlers, question: str, session: Any = None, **kw: Any) -> Any:
+    return last(list(page.ask(question, session=session, mode="extractive", **kw)))
+
+
+@pytest.fixture
+def empty_page(tmp_path: Path, small_pipeline: Pipeline) -> PageHandlers:
+    """A page over an empty data directory (the embedding model borrowed, to stay quick)."""
+    settings = Settings(home=tmp_path / "home", mode="extractive", ui_upload_max_mb=1.0)
+    retriever = Retriever(settings, embed_model=small_pipeline.retriever.embed_model)
+    return PageHandlers(Pipeline(settings, retriever=retriever))
+
+
+def papers_file(folder: Path, n: int = 3) -> Path:
+    path = folder / "my papers.jsonl"
+    rows = [
+        {"title": p.title, "abstract": p.abstract, "published": f"2024-03-0{i + 1}"}
+        for i, p in enumerate(read_listing(LISTING).papers[:n])
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return path
+
+
+def test_asking_an_empty_store_is_a_message_without_a_traceback_in_the_log(
+    empty_page: PageHandlers, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        messages, _refs, session, _box = run_ask(empty_page, "What is RAG?")
+    assert "No papers are indexed yet" in messages[-1]["content"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert session.before_index  # remembered, to be dropped once papers are indexed
+
+
+def test_upload_indexes_files_and_drops_the_no_papers_message(
+    empty_page: PageHandlers, tmp_path: Path
+) -> None:
+    messages, _, session, _ = run_ask(empty_page, "What is Matryoshka Representation Learning?")
+    phases: list[str] = []
+    summary = empty_page.upload(
+        [str(papers_file(tmp_path))], lambda phase, done=0, total=None: phases.append(phase)
+    )
+    assert summary.startswith("**Done from my papers.jsonl:** read 3 papers: 3 new"), summary
+    assert "reading papers" in phases and "embedding chunks" in phases
+    assert "3 papers indexed" in empty_page.status_line()
+    assert (empty_page.settings.home / "uploads" / "my papers.jsonl").is_file()
+
+    messages, _, session, _ = empty_page.forget_unindexed(session)
+    assert messages == [] and not session.before_index
+    messages, refs, session, _ = run_ask(
+        empty_page, "What is Matryoshka Representation Learning?", session
+    )
+    assert MRL_TITLE in refs and 'class="cite"' in messages[-1]["content"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "says"),
+    [
+        ("notes.docx", b"PK\x03\x04", "is not a paper file rag-papers reads"),
+        ("huge.jsonl", b"x" * 1_100_000, "over the 1 MB upload limit"),
+        ("blob.jsonl", b"\x00\x01binary" * 50, "Not indexed:"),
+    ],
+)
+def test_upload_refusals_are_messages(
+    empty_page: PageHandlers, tmp_path: Path, name: str, content: bytes, says: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    message = empty_page.upload([str(path)])
+    assert message.startswith("**Not indexed:**") and says in message.replace("\\", "")
+    assert "Traceback" not in message
+    assert empty_page.upload([]) == "Choose one or more paper files first."
+
+
+def test_collection_filter_counts_undated_papers_and_clears_a_hidden_card(
+    small_pipeline: Pipeline,
+) -> None:
+    page = PageHandlers(small_pipeline)
+    everything = page.browse()
+    total = len(everything.table["data"])
+    dated = page.browse("", "2020", "2025")
+    undated = (
+        total
+        - len(dated.table["data"])
+        - sum(
+            1 for m in page.catalog.papers() if m.get("year") and not 2020 <= int(m["year"]) <= 2025
+        )
+    )
+    assert undated > 0 and f"{undated} without a publication date hidden" in dated.count
+    wide = page.browse("", "2020", "2025", include_undated=True)
+    assert len(wide.table["data"]) == len(dated.table["data"]) + undated
+    assert "without a publication date" not in wide.count
+
+    undated_title = next(str(m["title"]) for m in page.catalog.papers() if not m.get("year"))
+    card, selected = page.show_paper(undated_title)
+    assert selected == undated_title and undated_title.split()[0] in card
+    hidden = page.browse("", "2020", "2025", selected=selected)
+    assert hidden.selected == "" and "Select a row" in hidden.card
+    kept = page.browse("", "2020", "2025", include_undated=True, selected=selected)
+    assert kept.selected == undated_title
+
+
+def test_answer_with_a_year_filter_says_how_many_undated_papers_it_left_out(
+    small_pipeline: Pipeline,
+) -> None:
+    page = PageHandlers(small_pipeline)
+    messages, *_ = run_ask(page, "Which papers adapt embeddings?", year_from="2020", year_to="2025")
+    assert "without a publication date were left out by the year filter" in messages[-1]["content"]
+    messages, *_ = run_ask(
+        page,
+        "Which papers adapt embeddings?",
+        year_from="2020",
+        year_to="2025",
+        include_undated=True,
+    )
+    assert "left out by the year filter" not in messages[-1]["content"]
+
+
+def test_bad_settings_are_refused_as_messages(small_pipeline: Pipeline) -> None:
+    with pytest.raises(QuestionError):
+        options("many", None, None, None)
+    page = PageHandlers(small_pipeline)
+    messages, *_ = run_ask(page, "What is MRL?", k="many")
+    assert "is not a number" in messages[-1]["content"]
+    assert options(5, "2025", "2023", None)["filters"].year_from == 2023  # dropdowns swap
