@@ -323,7 +323,13 @@ class Run:
                     : cfg.settings.k
                 ]
             )
-        for cfg, ids, texts in by_store.values():
+        stores = progress_bar(  # a named phase, so the minutes of embedding are not silent
+            list(by_store.values()),
+            desc="embedding questions and abstract sentences",
+            total=len(by_store),
+            enabled=self.progress,
+        )
+        for cfg, ids, texts in stores:
             memo = self.rt.embed(cfg.settings)
             memo.prefetch_queries(sorted(texts))
             if ids:
@@ -336,24 +342,24 @@ class Run:
                 memo.prefetch_texts(sentences)
 
     def match_facts(self, amode: str) -> None:
-        for cfg in self.cfgs:
-            for q in self.questions:
-                raw = self.answers.get((q.id, cfg.name, amode))
-                if raw is None or not q.answer_facts or not q.answerable:
-                    continue
-                fkey = self.key("facts", q, cfg, amode, raw["text"], FACTS_VERSION)
-                rec = self.cache.get(fkey)
-                if rec is None:
-                    rec = {
-                        "matches": [
-                            metrics.match_fact(f, raw["text"], embed=self._fact_embed).to_dict()
-                            for f in q.answer_facts
-                        ]
-                    }
-                    self.cache.put(
-                        fkey, rec, kind="facts", question=q.id, config=cfg.name, mode=amode
-                    )
-                self.fact_matches[(q.id, cfg.name, amode)] = rec
+        pairs = [(cfg, q) for cfg in self.cfgs for q in self.questions]
+        for cfg, q in progress_bar(
+            pairs, desc=f"matching answer facts ({amode})", total=len(pairs), enabled=self.progress
+        ):
+            raw = self.answers.get((q.id, cfg.name, amode))
+            if raw is None or not q.answer_facts or not q.answerable:
+                continue
+            fkey = self.key("facts", q, cfg, amode, raw["text"], FACTS_VERSION)
+            rec = self.cache.get(fkey)
+            if rec is None:
+                rec = {
+                    "matches": [
+                        metrics.match_fact(f, raw["text"], embed=self._fact_embed).to_dict()
+                        for f in q.answer_facts
+                    ]
+                }
+                self.cache.put(fkey, rec, kind="facts", question=q.id, config=cfg.name, mode=amode)
+            self.fact_matches[(q.id, cfg.name, amode)] = rec
 
     def judge_all(self, amode: str, judge: Judge) -> None:
         todo = [
