@@ -38,7 +38,11 @@ def main() -> int:
     for command in commands():
         run = command.split("  #", 1)[0].rstrip()
         proc = subprocess.run(
-            ["bash", "-c", run], capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
+            ["bash", "-c", run],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            check=False,
         )
         print(f"$ {run}\n{proc.stdout}{proc.stderr}", flush=True)
         if proc.returncode != 0:
