@@ -25,6 +25,7 @@ from rag_papers.filters import Filters
 from rag_papers.index.ingest import IngestSummary
 from rag_papers.qa.chat import Assistant
 from rag_papers.qa.pipeline import Pipeline
+from rag_papers.qa.retrieve import Retriever
 from rag_papers.readers import SUPPORTED_SUFFIXES
 from rag_papers.sanitize import redact
 from rag_papers.settings import Settings
@@ -90,6 +91,15 @@ def log_failure(settings: Settings, what: str, exc: BaseException) -> None:
     log.debug("%s failed", what, exc_info=exc)
 
 
+def store_retriever(pipeline: Pipeline) -> Retriever:
+    """The pipeline's retriever as the front ends use it: over a PaperStore they list, warm up
+    and reload (a Pipeline may hold any PaperRetriever; the page and the repl need this one)."""
+    retriever = pipeline.retriever
+    if not isinstance(retriever, Retriever):
+        raise TypeError(f"the page and the repl need a Retriever, not {type(retriever).__name__}")
+    return retriever
+
+
 def _safe(fn: Callable[[], Any], default: Any) -> Any:
     """The collection as far as it can be read: a broken store shows as empty, with a log entry."""
     try:
@@ -124,7 +134,8 @@ class PageHandlers:
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
         self.settings = pipeline.settings
-        self.catalog = Catalog(pipeline.retriever.store)
+        self.retriever = store_retriever(pipeline)
+        self.catalog = Catalog(self.retriever.store)
         self.ingest_lock = threading.Lock()
         self.llm_available = pipeline.resolve_mode("auto") == "llm"
         self.default_mode = pipeline.resolve_mode(None)
@@ -285,7 +296,7 @@ class PageHandlers:
     def index_sample(self, progress: ProgressCallback | None = None) -> str:
         """Index the bundled sample, into an empty index only (the button shows only then, and a
         direct API call meets the same rule)."""
-        if self.pipeline.retriever.store.count_chunks():
+        if self.retriever.store.count_chunks():
             return SAMPLE_REFUSED
         return self._ingest(
             lambda ingest, report: ingest(sample=True, settings=self.settings, progress=report),
@@ -343,7 +354,7 @@ class PageHandlers:
             if progress is not None:
                 progress("reading papers")
             summary = run(ingest_module.ingest, progress)
-            self.pipeline.retriever.reload()
+            self.retriever.reload()
             return render.ingest_summary(summary, names)
         except (
             InputError

@@ -17,6 +17,7 @@ import sys
 from typing import TextIO
 
 from rag_papers.app.cli import filters_from, mode_from, settings_from
+from rag_papers.app.handlers import store_retriever
 from rag_papers.app.terminal import clean, show_answer
 from rag_papers.errors import RagPapersError
 
@@ -59,11 +60,11 @@ def run_repl(
     pipeline = assistant.pipeline
     stdout.write("loading the index and the models …\n")
     stdout.flush()
-    retriever = pipeline.retriever
+    retriever = store_retriever(pipeline)
     retriever.ensure_index()
     _ = retriever.embed_model  # load now, not on the first question
     retriever.bm25()
-    papers = len(pipeline.retriever.store.paper_states())
+    papers = retriever.store.count_papers()
     how = (
         f"answers written by {settings.llm_model}"
         if pipeline.resolve_mode(options["mode"]) == "llm"

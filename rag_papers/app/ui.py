@@ -27,7 +27,7 @@ import gradio as gr
 
 from rag_papers.app import render
 from rag_papers.app.catalog import ANY_YEAR, TABLE_HEADERS
-from rag_papers.app.handlers import MAX_K, ChatOutputs, PageHandlers
+from rag_papers.app.handlers import MAX_K, ChatOutputs, PageHandlers, store_retriever
 from rag_papers.app.signin import SignInGuard
 from rag_papers.errors import ConfigError
 from rag_papers.qa.pipeline import Pipeline
@@ -73,7 +73,7 @@ class PapersApp(gr.Blocks):
     Gradio's own footer "Settings" (theme, language, screen studio) is hidden: the page has
     its own Settings, and two of them confused readers."""
 
-    def launch(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def launch(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["share"] = False
         for key, value in {
             "css": render.CSS,
@@ -138,7 +138,7 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
 
     def refresh() -> tuple[Any, ...]:
         view = page.overview()
-        examples = [{"text": q} for q in view.examples] or None
+        examples: Any = [{"text": q} for q in view.examples] or None
         return (
             view.status,
             gr.Group(visible=view.empty),
@@ -286,7 +286,7 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
 
         # -- events -----------------------------------------------------------------------
         chat_outputs = [chatbot, refs, session, question]
-        ask_args = {
+        ask_args: dict[str, Any] = {
             "fn": ask,
             "inputs": [question, k, year_from, year_to, mode, undated, session],
             "outputs": chat_outputs,
@@ -325,7 +325,11 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
             stats_box,
         ]
         demo.load(refresh, None, refresh_outputs, api_name="refresh")
-        after_ingest = {"fn": page.forget_unindexed, "inputs": [session], "outputs": chat_outputs}
+        after_ingest: dict[str, Any] = {
+            "fn": page.forget_unindexed,
+            "inputs": [session],
+            "outputs": chat_outputs,
+        }
         index_btn.click(
             index_sample,
             None,
@@ -383,9 +387,10 @@ def check_bind(host: str, auth: tuple[str, str] | None, insecure_no_auth: bool =
 def warm_up(pipeline: Pipeline) -> None:
     """Load the embedding model and keyword index now, so the first visitor does not wait for them."""
     try:
-        if pipeline.retriever.store.count_chunks():
-            pipeline.retriever.embed_model  # noqa: B018 (loads on first access)
-            pipeline.retriever.bm25()
+        retriever = store_retriever(pipeline)
+        if retriever.store.count_chunks():
+            retriever.embed_model  # noqa: B018 (loads on first access)
+            retriever.bm25()
     except Exception:
         log.exception("warming up the retriever failed; the first question will retry")
 
