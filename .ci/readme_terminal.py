@@ -20,7 +20,7 @@ EXPECT: dict[str, object] = {
     "stats --json": lambda out: json.loads(out)["papers"] == 445,
     "--year 2023-2025 --include-undated": "Performance-Guided LLM Knowledge Distillation",
     "--year 2023-2025\n": "without a publication date were left out by the date filter",
-    "--json": lambda out: json.loads(out)["citations"],
+    'budgets?" --json': lambda out: json.loads(out)["citations"],
     "rag-papers repl": "papers searched",
 }
 

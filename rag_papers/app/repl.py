@@ -27,15 +27,19 @@ PROMPT = "> "
 
 
 def _read(prompt: str, stdin: TextIO, stdout: TextIO) -> str:
-    """One line of input; raises EOFError at the end (Ctrl-D)."""
-    if stdin is sys.stdin and stdout is sys.stdout:
+    """One line of input; raises EOFError at the end (Ctrl-D).
+
+    Piped input gets no prompt; the question is echoed instead, so the output reads as a
+    transcript (question, answer, question, ...)."""
+    if stdin.isatty() and stdin is sys.stdin and stdout is sys.stdout:
         return input(prompt)  # line editing and history when readline is loaded
-    stdout.write(prompt)
-    stdout.flush()
     line = stdin.readline()
     if not line:
         raise EOFError
-    return line.rstrip("\n")
+    question = line.rstrip("\n")
+    if question.strip():
+        stdout.write(f"{prompt}{clean(question)}\n\n")
+    return question
 
 
 def run_repl(
