@@ -46,8 +46,11 @@ def sqlite_problem(db: Path) -> str | None:
     store never pays for it.
     """
     try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+        try:
             rows = conn.execute("PRAGMA quick_check").fetchall()
+        finally:
+            conn.close()
     except sqlite3.DatabaseError as exc:
         return str(exc)
     found = [str(r[0]) for r in rows if r and r[0] != "ok"]
