@@ -70,10 +70,10 @@ class Judge:
         for v in (raw or {}).get("verdicts", []):
             if isinstance(v, dict) and isinstance(v.get("supported"), bool):
                 try:
-                    verdicts[int(v.get("statement"))] = v["supported"]
+                    verdicts[int(v.get("statement", ""))] = v["supported"]
                 except (TypeError, ValueError):
                     continue
-        rows = [
+        rows: list[dict[str, Any]] = [
             {"statement": s, "supported": verdicts.get(i)}
             for i, s in enumerate(statements, start=1)
         ]
@@ -90,7 +90,7 @@ class Judge:
         from rag_papers.qa.citations import cited_numbers, strip_markers
         from rag_papers.qa.evidence import split_sentences
 
-        rows = []
+        rows: list[dict[str, Any]] = []
         for sentence in split_sentences(answer):
             nums = [n for n in dict.fromkeys(cited_numbers(sentence)) if 1 <= n <= len(contexts)]
             if not nums:

@@ -426,7 +426,7 @@ def summarize_answers(
     out["tokens_prompt"] = sum(int(r.get("tokens_prompt") or 0) for r in ok)
     out["tokens_completion"] = sum(int(r.get("tokens_completion") or 0) for r in ok)
     costs = [r.get("cost_usd") for r in ok]
-    out["cost_usd"] = None if any(c is None for c in costs) else sum(costs)  # type: ignore[arg-type]
+    out["cost_usd"] = None if any(c is None for c in costs) else sum(costs)
     reasons = {}
     for key, value in out.items():
         if value is None:
@@ -459,9 +459,9 @@ def compare_to_baselines(
         ):
             continue
         candidates = [
-            (name, b.get(key))
+            (name, theirs)
             for name, b in baselines.items()
-            if isinstance(b.get(key), (int, float))
+            if isinstance(theirs := b.get(key), (int, float))
         ]
         if not candidates:
             continue
