@@ -247,6 +247,9 @@ def test_upload_papers_into_an_empty_collection(empty_url: str, tmp_path: Path) 
         status = page.locator("#upload-status")
         status.get_by_text("Done from my-papers.jsonl").wait_for()
         assert "read 4 papers: 4 new" in status.inner_text()
+        page.wait_for_function(  # indexed files leave the upload box
+            "() => !document.querySelector('#upload').innerText.includes('my-papers.jsonl')"
+        )
         page.wait_for_function("() => document.querySelectorAll('#papers [role=row]').length === 5")
         page.screenshot(path=str(ARTIFACTS / "upload.png"), full_page=True)
 

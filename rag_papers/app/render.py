@@ -255,10 +255,13 @@ def count_html(shown: int, total: int, undated_excluded: int = 0) -> str:
     return f'<div class="status-line" id="collection-count">{html.escape(text)}</div>'
 
 
+DONE = "**Done"  # how an ingest summary for the page starts
+
+
 def ingest_summary(summary: Any, names: Sequence[str] = ()) -> str:
     """What an ingest from the page did, as Markdown: the summary line and the first warnings."""
     source = f" from {', '.join(names)}" if names else ""
-    lines = [f"**Done{escape_markdown(source)}:** {escape_markdown(summary.line())}."]
+    lines = [f"{DONE}{escape_markdown(source)}:** {escape_markdown(summary.line())}."]
     warnings = list(summary.warnings)
     for warning in warnings[:5]:
         lines.append(f"- warning: {escape_markdown(str(warning))}")

@@ -153,8 +153,10 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
         report: ProgressCallback = PageProgress(progress)
         return page.index_sample(report)
 
-    def upload(files: Any, progress: gr.Progress = gr.Progress()) -> str:  # noqa: B008
-        return page.upload(files, PageProgress(progress))
+    def upload(files: Any, progress: gr.Progress = gr.Progress()) -> tuple[str, Any]:  # noqa: B008
+        summary = page.upload(files, PageProgress(progress))
+        indexed = summary.startswith(render.DONE)
+        return summary, (None if indexed else gr.skip())  # indexed files leave the box
 
     def year_dropdown(label: str, **kwargs: Any) -> gr.Dropdown:
         # Custom values allowed: an API caller may send any year, and the handler checks it.
@@ -343,7 +345,7 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
         upload_btn.click(
             upload,
             [files],
-            upload_status,
+            [upload_status, files],
             api_name="upload",
             concurrency_limit=1,
             show_progress="full",
