@@ -16,6 +16,10 @@ from rag_papers.settings import Settings
 if TYPE_CHECKING:
     from rag_papers.evaluation.config import EvalConfig
     from rag_papers.filters import Filters
+    from rag_papers.index.store import PaperStore
+    from rag_papers.providers.llm import ChatLLM
+    from rag_papers.qa.pipeline import Pipeline
+    from rag_papers.qa.ports import Embedder
     from rag_papers.qa.retrieve import Retriever
     from rag_papers.types import RetrievedPaper
 
@@ -43,7 +47,7 @@ class MemoEmbed:
     warm-cache latencies; see eval/README.md.
     """
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Embedder) -> None:
         self.inner = inner
         self._text: dict[str, list[float]] = {}
         self._query: dict[str, list[float]] = {}
@@ -102,16 +106,16 @@ class Runtime:
     """Stores, retrievers, pipelines and LLMs, built lazily and shared across configurations."""
 
     def __init__(
-        self, base: Settings, *, retriever: Retriever | None = None, llm: Any = None
+        self, base: Settings, *, retriever: Retriever | None = None, llm: ChatLLM | None = None
     ) -> None:
         self.base = base
         self.given_retriever = retriever
         self.llm = llm
-        self._stores: dict[str, Any] = {}
+        self._stores: dict[str, PaperStore] = {}
         self._embeds: dict[str, MemoEmbed] = {}
-        self._retrievers: dict[str, Any] = {}
+        self._retrievers: dict[str, Retriever] = {}
         self._owned: dict[str, MemoEmbed] = {}
-        self._pipelines: dict[tuple[str, str], Any] = {}
+        self._pipelines: dict[tuple[str, str], Pipeline] = {}
 
     @staticmethod
     def store_key(s: Settings) -> str:
@@ -122,7 +126,7 @@ class Runtime:
         """What a Retriever's results depend on (the method and k are passed per call)."""
         return "|".join(str(getattr(s, f, None)) for f in RETRIEVER_FIELDS)
 
-    def store(self, s: Settings) -> Any:
+    def store(self, s: Settings) -> PaperStore:
         key = self.store_key(s)
         if key not in self._stores:
             if self.given_retriever is not None and key == self.store_key(self.base):
@@ -167,7 +171,7 @@ class Runtime:
             memo = self._embeds.setdefault(f"given|{id(model)}", MemoEmbed(model))
         return memo
 
-    def pipeline(self, cfg: EvalConfig, mode: str) -> Any:
+    def pipeline(self, cfg: EvalConfig, mode: str) -> Pipeline:
         if (cfg.name, mode) not in self._pipelines:
             from rag_papers.qa.pipeline import Pipeline
             from rag_papers.qa.support import Evidence

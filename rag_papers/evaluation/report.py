@@ -85,7 +85,7 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 # -- text -------------------------------------------------------------------------------
-def fmt(value: Any, *, delta: bool = False) -> str:
+def fmt(value: object, *, delta: bool = False) -> str:
     if value is None:
         return "n/m"
     if isinstance(value, bool):

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag_papers import _offline  # noqa: F401
 from rag_papers.errors import IndexNotFoundError, InputError, RagPapersError
@@ -23,6 +23,10 @@ from rag_papers.index.store import PaperStore
 from rag_papers.providers.tokens import chat_tokens, count_tokens
 from rag_papers.settings import Settings
 from rag_papers.types import normalize_title
+
+if TYPE_CHECKING:
+    from rag_papers.qa.pipeline import Pipeline
+    from rag_papers.qa.retrieve import Retriever
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +130,7 @@ def progress_bar(iterable: Iterable[Any], *, desc: str, total: int, enabled: boo
 
 
 # -- running one question ---------------------------------------------------------------
-def run_retrieval(retriever: Any, question: str, method: str) -> dict[str, Any]:
+def run_retrieval(retriever: Retriever, question: str, method: str) -> dict[str, Any]:
     """The top max(KS) papers for one question, with scores and timing."""
     t0 = time.perf_counter()
     papers = retriever.retrieve(question, k=max(metrics.KS), method=method)
@@ -144,7 +148,7 @@ def run_retrieval(retriever: Any, question: str, method: str) -> dict[str, Any]:
     return {"ranked": ranked, "latency_s": round(latency, 6)}
 
 
-def run_answer(pipeline: Any, question: str, mode: str) -> dict[str, Any]:
+def run_answer(pipeline: Pipeline, question: str, mode: str) -> dict[str, Any]:
     """One answer through the real pipeline (streamed, so the model's raw text is kept too)."""
     from rag_papers.types import Answer
 

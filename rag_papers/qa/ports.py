@@ -3,8 +3,7 @@ methods can be passed in (a retriever over another store, a memoising embedding 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from rag_papers.filters import Filters
@@ -27,7 +26,7 @@ class Embedder(Protocol):
 
     def get_text_embedding(self, text: str) -> list[float]: ...
 
-    def get_text_embedding_batch(self, texts: list[str]) -> Sequence[Sequence[float]]: ...
+    def get_text_embedding_batch(self, texts: list[str], **kwargs: Any) -> list[list[float]]: ...
 
 
 class TermStats(Protocol):
