@@ -11,7 +11,7 @@ import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag_papers.errors import (
     ConfigError,
@@ -24,6 +24,9 @@ from rag_papers.errors import (
 )
 from rag_papers.qa.citations import CANNOT_ANSWER, MARKER, marker_numbers
 from rag_papers.types import Answer, Citation
+
+if TYPE_CHECKING:
+    from rag_papers.index.ingest import IngestSummary
 
 # Characters Markdown would otherwise read as formatting in an abstract sentence.
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>$-])")
@@ -258,7 +261,7 @@ def count_html(shown: int, total: int, undated_excluded: int = 0) -> str:
 DONE = "**Done"  # how an ingest summary for the page starts
 
 
-def ingest_summary(summary: Any, names: Sequence[str] = ()) -> str:
+def ingest_summary(summary: IngestSummary, names: Sequence[str] = ()) -> str:
     """What an ingest from the page did, as Markdown: the summary line and the first warnings."""
     source = f" from {', '.join(names)}" if names else ""
     lines = [f"{DONE}{escape_markdown(source)}:** {escape_markdown(summary.line())}."]

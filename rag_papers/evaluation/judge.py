@@ -10,10 +10,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag_papers import _offline  # noqa: F401
 from rag_papers.providers.tokens import chat_tokens, count_tokens
+
+if TYPE_CHECKING:
+    from rag_papers.providers.llm import ChatLLM
 
 # Judge prompts. Short on purpose; they ask for JSON (statements) or yes/no (citations).
 JUDGE_STATEMENTS = """Break the answer into short, self-contained factual statements (resolve pronouns; \
@@ -40,7 +43,7 @@ Is the claim fully supported by the sources above? Reply with one word: yes or n
 class Judge:
     """Faithfulness (as RAGAS defines it) and citation support (as ALCE does), asked of an LLM."""
 
-    def __init__(self, llm: Any) -> None:
+    def __init__(self, llm: ChatLLM) -> None:
         self.llm = llm
         self.model = str(getattr(llm, "model", "judge"))
         self.prompt_tokens = self.completion_tokens = 0
