@@ -10,13 +10,15 @@ from rag_papers.errors import QuestionError
 from rag_papers.index.store import PaperStore
 
 ANY_YEAR = "Any"
+# A year as the page's dropdowns (or an API caller) give it: ANY_YEAR, "2023", 2023 or None.
+YearChoice = int | str | None
 N_EXAMPLES = 4
 TABLE_HEADERS = ["Title", "Published", "Authors", "arXiv id", "Chunks"]
 
 
-def parse_year(value: Any) -> int | None:
+def parse_year(value: YearChoice) -> int | None:
     """A year from the page's dropdowns (or an API caller): None for Any, else an int."""
-    if value in (None, "", ANY_YEAR):
+    if value is None or value in ("", ANY_YEAR):
         return None
     try:
         return int(value)
@@ -72,8 +74,8 @@ class Catalog:
     def search(
         self,
         query: str,
-        year_from: Any = None,
-        year_to: Any = None,
+        year_from: YearChoice = None,
+        year_to: YearChoice = None,
         *,
         include_undated: bool = False,
     ) -> Found:

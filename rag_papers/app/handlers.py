@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rag_papers.app import render
-from rag_papers.app.catalog import ANY_YEAR, Catalog, parse_year, table
+from rag_papers.app.catalog import ANY_YEAR, Catalog, YearChoice, parse_year, table
 from rag_papers.errors import IndexNotFoundError, InputError, QuestionError, RagPapersError
 from rag_papers.filters import Filters
 from rag_papers.index.ingest import IngestSummary
@@ -40,7 +40,7 @@ SAMPLE_REFUSED = (
     "The index already holds papers; the bundled sample is only added to an empty index."
 )
 Message = dict[str, str]
-ChatOutputs = tuple[list[Message], str, "ChatSession", str]
+ChatOutputs = tuple[list[Message], str, "ChatSession", str | None]
 
 
 @dataclass
@@ -110,11 +110,15 @@ def _safe(fn: Callable[[], Any], default: Any) -> Any:
 
 
 def options(
-    k: Any, year_from: Any, year_to: Any, mode: Any, include_undated: Any = False
+    k: float | str | None,
+    year_from: YearChoice,
+    year_to: YearChoice,
+    mode: str | None,
+    include_undated: bool | None = False,
 ) -> dict[str, Any]:
     """The page's settings as Assistant.stream arguments (bad values raise QuestionError)."""
     try:
-        k_int = None if k in (None, "") else int(float(k))
+        k_int = None if k is None or k == "" else int(float(k))
     except (TypeError, ValueError):
         raise QuestionError(f"number of papers {k!r} is not a number") from None
     lo, hi = parse_year(year_from), parse_year(year_to)
@@ -144,18 +148,18 @@ class PageHandlers:
     def new_session(self) -> ChatSession:
         return ChatSession(Assistant(pipeline=self.pipeline))
 
-    def session(self, value: Any) -> ChatSession:
+    def session(self, value: ChatSession | None) -> ChatSession:
         return value if isinstance(value, ChatSession) else self.new_session()
 
     def ask(
         self,
-        question: Any,
-        k: Any = None,
-        year_from: Any = ANY_YEAR,
-        year_to: Any = ANY_YEAR,
-        mode: Any = None,
-        include_undated: Any = False,
-        session: Any = None,
+        question: str | None,
+        k: float | str | None = None,
+        year_from: YearChoice = ANY_YEAR,
+        year_to: YearChoice = ANY_YEAR,
+        mode: str | None = None,
+        include_undated: bool | None = False,
+        session: ChatSession | None = None,
     ) -> Iterator[ChatOutputs]:
         """Answer one question: the pending message, the streamed draft, the checked answer."""
         chat = self.session(session)
@@ -213,15 +217,15 @@ class PageHandlers:
             reply["content"] = render.error_markdown(render.friendly_error(exc))
         yield self.chat_view(chat)
 
-    def chat_view(self, chat: ChatSession, box: Any = "") -> ChatOutputs:
+    def chat_view(self, chat: ChatSession, box: str | None = "") -> ChatOutputs:
         return list(chat.messages), render.references_html(chat.turns), chat, box
 
-    def new_chat(self, session: Any = None) -> ChatOutputs:
+    def new_chat(self, session: ChatSession | None = None) -> ChatOutputs:
         chat = self.session(session)
         chat.clear()
         return self.chat_view(chat)
 
-    def forget_unindexed(self, session: Any = None) -> ChatOutputs:
+    def forget_unindexed(self, session: ChatSession | None = None) -> ChatOutputs:
         """After an ingest: drop the "No papers are indexed yet" exchanges from the conversation."""
         chat = self.session(session)
         if chat.before_index and self.catalog.papers():
@@ -246,9 +250,9 @@ class PageHandlers:
     def browse(
         self,
         query: str = "",
-        year_from: Any = ANY_YEAR,
-        year_to: Any = ANY_YEAR,
-        include_undated: Any = False,
+        year_from: YearChoice = ANY_YEAR,
+        year_to: YearChoice = ANY_YEAR,
+        include_undated: bool | None = False,
         selected: str = "",
     ) -> Browse:
         """Search the collection; the detail card keeps a paper only while it is still listed."""
