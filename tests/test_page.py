@@ -152,3 +152,36 @@ def test_bad_settings_are_refused_as_messages(small_pipeline: Pipeline) -> None:
     messages, *_ = run_ask(page, "What is MRL?", k="many")
     assert "is not a number" in messages[-1]["content"]
     assert options(5, "2025", "2023", None)["filters"].year_from == 2023  # dropdowns swap
+
+
+def test_indexing_the_sample_moves_the_page_progress_bar(
+    empty_page: PageHandlers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every phase is named on the bar as it starts, and the embedding count advances."""
+    import importlib
+
+    from rag_papers.app.ui import PageProgress
+
+    module = importlib.import_module("rag_papers.index.ingest")
+    real = module.ingest
+    papers = read_listing(LISTING).papers[:12]
+
+    def small_sample(*args: Any, **kwargs: Any) -> Any:  # the sample's first 12 papers
+        return real(papers=papers, settings=kwargs["settings"], progress=kwargs["progress"])
+
+    monkeypatch.setattr(module, "ingest", small_sample)
+    calls: list[tuple[Any, str]] = []
+
+    def bar(
+        progress: Any, desc: str = "", **kwargs: Any
+    ) -> None:  # what gr.Progress is called with
+        calls.append((progress, desc))
+
+    summary = empty_page.index_sample(PageProgress(bar))  # type: ignore[arg-type]
+    assert summary.startswith("**Done:** read 12 papers"), summary
+    phases = [desc for progress, desc in calls if progress is None]
+    assert (
+        "loading the embedding model…" in phases and "building the keyword (BM25) index…" in phases
+    )
+    counts = [progress for progress, desc in calls if desc == "embedding chunks"]
+    assert counts and counts[-1][0] == counts[-1][1] > 0  # the bar reaches its end
