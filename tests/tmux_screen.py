@@ -35,6 +35,7 @@ class Screen:
             check=True,
         )
         self.tmux_do("set-option", "-t", self.name, "history-limit", "10000")
+        self.socket = Path(self.tmux_do("display-message", "-p", "#{socket_path}").strip())
 
     def tmux_do(self, *args: str) -> str:
         return subprocess.run(
@@ -69,6 +70,7 @@ class Screen:
 
     def close(self) -> None:
         subprocess.run([*self.tmux, "kill-server"], check=False, capture_output=True)
+        self.socket.unlink(missing_ok=True)  # the private server's socket file
 
 
 def cli(*args: str) -> list[str]:
