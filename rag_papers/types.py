@@ -111,6 +111,7 @@ class Citation:
     score: float
     date_text: str | None = None
     added_by_code: bool = False  # True when post-hoc attribution added it to an uncited sentence
+    rank: int | None = None  # the paper's retrieval rank (1 = best); `number` follows the text
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -165,6 +166,8 @@ class Answer:
     standalone_question: str | None = None
     # Papers without a known date that a date filter left out (they cannot match a range).
     undated_excluded: int = 0
+    # Papers retrieval returned that the answer does not cite, in rank order ("also retrieved").
+    also_retrieved: list[RetrievedPaper] = field(default_factory=list)
 
     @property
     def references(self) -> list[Citation]:

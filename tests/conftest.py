@@ -52,3 +52,29 @@ def small_pipeline(small_index: Path):
     from rag_papers.settings import Settings
 
     return Pipeline(Settings(home=small_index, mode="extractive"))
+
+
+@pytest.fixture(scope="session")
+def sample_pipeline(tmp_path_factory: pytest.TempPathFactory):
+    """One extractive Pipeline over the whole bundled sample (445 papers; built once)."""
+    from rag_papers.index.ingest import ingest
+    from rag_papers.qa.pipeline import Pipeline
+    from rag_papers.settings import Settings
+
+    home = tmp_path_factory.mktemp("sample_index")
+    ingest(sample=True, settings=Settings(home=home), progress=False)
+    return Pipeline(Settings(home=home, mode="extractive"))
+
+
+@pytest.fixture(scope="session")
+def mamba_pipeline(tmp_path_factory: pytest.TempPathFactory):
+    """An extractive Pipeline over 57 real papers of the 2024 collection (Mamba, MoE, Llama
+    families and 20 others; tests/fixtures/hf2024_mamba_moe_llama.json)."""
+    from rag_papers.index.ingest import ingest
+    from rag_papers.qa.pipeline import Pipeline
+    from rag_papers.settings import Settings
+
+    home = tmp_path_factory.mktemp("mamba_index")
+    source = Path(__file__).parent / "fixtures" / "hf2024_mamba_moe_llama.json"
+    ingest([source], settings=Settings(home=home), progress=False)
+    return Pipeline(Settings(home=home, mode="extractive"))

@@ -48,6 +48,7 @@ class Behaviour:
     seconds: float = 0.0
     usage: bool = True
     pieces: list[str] | None = None
+    reasoning: str | None = None  # sent as reasoning_content, the way vLLM and others do
 
 
 def usage_body(prompt: int = 11, completion: int = 7) -> dict[str, int]:
@@ -105,9 +106,23 @@ class FaultScript:
         """An error whose message repeats the request's Authorization header, as some servers do."""
         return self.push(Behaviour("echo_auth", code=code))
 
-    def stream(self, text: str, *, pieces: list[str] | None = None, usage: bool = True) -> Self:
-        """An SSE stream of `text` word by word (or the given pieces), usage if asked for."""
-        return self.push(Behaviour("stream", text=text, pieces=pieces, usage=usage))
+    def stream(
+        self,
+        text: str,
+        *,
+        pieces: list[str] | None = None,
+        usage: bool = True,
+        reasoning: str | None = None,
+    ) -> Self:
+        """An SSE stream of `text` word by word (or the given pieces), usage if asked for;
+        with `reasoning`, deltas of reasoning_content come first (a reasoning model)."""
+        return self.push(
+            Behaviour("stream", text=text, pieces=pieces, usage=usage, reasoning=reasoning)
+        )
+
+    def reasoning(self, text: str, reasoning: str) -> Self:
+        """A JSON completion whose message also carries `reasoning_content` (vLLM, Ollama)."""
+        return self.push(Behaviour("ok", text=text, reasoning=reasoning))
 
     def broken_stream(self, pieces: list[str]) -> Self:
         """An SSE stream that sends `pieces` then drops the connection without finishing."""
@@ -231,7 +246,7 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                     },
                 )
             elif b.kind == "ok":
-                self._json(200, completion_body(model, b.text, b.usage))
+                self._json(200, completion_body(model, b.text, b.usage, b.reasoning))
             elif b.kind == "status":
                 self._send(b.code, status_body(b).encode(), "application/json", b.headers)
             elif b.kind == "slow":
@@ -270,6 +285,8 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             pieces = b.pieces if b.pieces is not None else split_words(b.text)
             first = chunk_body(model, {"role": "assistant", "content": ""}, None)
             self._event(first)
+            for piece in split_words(b.reasoning) if b.reasoning else []:
+                self._event(chunk_body(model, {"reasoning_content": piece}, None))
             for piece in pieces:
                 self._event(chunk_body(model, {"content": piece}, None))
             if b.kind == "broken_stream":
@@ -310,7 +327,9 @@ def status_body(b: Behaviour) -> str:
     )
 
 
-def completion_body(model: str, text: str, usage: bool) -> dict[str, Any]:
+def completion_body(
+    model: str, text: str, usage: bool, reasoning: str | None = None
+) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": "chatcmpl-fault",
         "object": "chat.completion",
@@ -320,6 +339,8 @@ def completion_body(model: str, text: str, usage: bool) -> dict[str, Any]:
             {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
         ],
     }
+    if reasoning is not None:
+        data["choices"][0]["message"]["reasoning_content"] = reasoning
     if usage:
         data["usage"] = usage_body()
     return data

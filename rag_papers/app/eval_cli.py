@@ -42,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="METRIC=VALUE",
-        help="exit 1 when hybrid's overall retrieval METRIC is below VALUE, e.g. recall@5=0.95",
+        help="exit 1 when hybrid's overall METRIC is below VALUE: retrieval (recall@5=0.95) "
+        "or answer metrics (citation_precision=0.9, abstention_f1=0.85, answer_rate=0.9, ...)",
     )
     parser.add_argument(
         "--no-judge", action="store_true", help="skip the LLM judge even when an LLM is configured"
@@ -56,11 +57,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Evaluate, print the summary and the report's path; 1 when a --fail-under floor fails."""
     from rag_papers.evaluation.report import summary_lines
-    from rag_papers.evaluation.run import check_floors, evaluate, parse_floor
+    from rag_papers.evaluation.run import ANSWER_GATE_KEYS, check_floors, evaluate, parse_floor
 
     floors = [parse_floor(f) for f in args.fail_under]  # checked before the run, not after it
-    if floors and args.mode == "answer":
-        raise ConfigError("--fail-under checks retrieval metrics — use --mode retrieval or both")
+    wrong = [
+        name
+        for name, _ in floors
+        if (name in ANSWER_GATE_KEYS and args.mode == "retrieval")
+        or (name not in ANSWER_GATE_KEYS and args.mode == "answer")
+    ]
+    if wrong:
+        raise ConfigError(
+            f"--fail-under {', '.join(wrong)}: not measured with --mode {args.mode} — use --mode both"
+        )
     report = evaluate(
         args.questions,
         mode=args.mode,

@@ -222,7 +222,8 @@ def _turn_refs(turn: Turn) -> str:
         return '<div class="refs-none">No paper supports an answer to this question.</div>'
     abstracts = {n: p.abstract for n, p in enumerate(answer.contexts, start=1)}
     return "".join(
-        citation_html(turn.number, c, abstracts.get(c.number, "")) for c in answer.citations
+        citation_html(turn.number, c, abstracts.get(c.rank or c.number, ""))
+        for c in answer.citations
     )
 
 

@@ -159,11 +159,23 @@ def evaluate(
 
 
 # -- the CI gate ------------------------------------------------------------------------
+ANSWER_GATE_KEYS = (
+    "abstention_f1",
+    "abstention_precision",
+    "abstention_recall",
+    "answer_rate",
+    "citation_precision",
+    "citation_recall",
+    "citation_validity",
+    "fact_coverage",
+)
+
+
 def parse_floor(text: str) -> tuple[str, float]:
-    """'recall@5=0.95' -> ('recall@5', 0.95), checked against the retrieval metric names."""
+    """'recall@5=0.95' -> ('recall@5', 0.95); retrieval or answer metric names."""
     name, sep, value = text.partition("=")
     name = name.strip().lower()
-    known = (*metrics.RETRIEVAL_KEYS, "latency_p50_s", "latency_p95_s")
+    known = (*metrics.RETRIEVAL_KEYS, "latency_p50_s", "latency_p95_s", *ANSWER_GATE_KEYS)
     if not sep or name not in known:
         raise ConfigError(
             f"--fail-under {text!r}: use METRIC=VALUE with METRIC one of {', '.join(known)}"
@@ -177,18 +189,37 @@ def parse_floor(text: str) -> tuple[str, float]:
 def check_floors(
     report: dict[str, Any], floors: Sequence[tuple[str, float]], config: str = GATE_CONFIG
 ) -> list[str]:
-    """Failures of the gate: the named config's overall retrieval metrics below their floors."""
+    """Failures of the gate: the named config's overall metrics below their floors.
+
+    Retrieval floors read the retrieval section; answer floors read every answer mode that
+    ran (each must pass). No floors, no failures, whatever ran.
+    """
     entry = report["configs"].get(config) or {}
-    overall = (entry.get("retrieval") or {}).get("overall")
-    if overall is None:
-        return [f"{config}: no retrieval metrics to check (run with --mode retrieval or both)"]
     failures = []
     for name, floor in floors:
-        value = overall.get(name)
-        if value is None:
-            failures.append(f"{config} {name} was not measured (floor {floor})")
-        elif value < floor:
-            failures.append(f"{config} {name} = {value:.4f} is below the floor {floor}")
+        if name in ANSWER_GATE_KEYS:
+            modes = entry.get("answers") or {}
+            if not modes:
+                failures.append(
+                    f"{config}: no answer metrics to check {name} (run with --mode answer or both)"
+                )
+            checked = [
+                (f"{config} {mode}", (m or {}).get("overall") or {}) for mode, m in modes.items()
+            ]
+        else:
+            overall = (entry.get("retrieval") or {}).get("overall")
+            if overall is None:
+                failures.append(
+                    f"{config}: no retrieval metrics to check {name} (run with --mode retrieval or both)"
+                )
+                continue
+            checked = [(config, overall)]
+        for label, overall in checked:
+            value = overall.get(name)
+            if value is None:
+                failures.append(f"{label} {name} was not measured (floor {floor})")
+            elif value < floor:
+                failures.append(f"{label} {name} = {value:.4f} is below the floor {floor}")
     return failures
 
 

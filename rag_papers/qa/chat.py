@@ -2,8 +2,9 @@
 
 With an LLM the rewrite is the model's (prompts/condense.md). Offline, a rule does it: a
 follow-up that leans on the last turn (a pronoun such as "its", a "what about ...", or a
-very short question) gets the titles the last answer cited appended, which steers both
-BM25 and dense retrieval back to those papers.
+very short question) gets the entity the conversation is about appended (the names in the
+previous question, or the paper its answer cited first), which steers both BM25 and dense
+retrieval back to it.
 """
 
 from __future__ import annotations
@@ -122,9 +123,39 @@ class Assistant:
 
 
 def rule_rewrite(question: str, last: Turn) -> str:
-    """Offline rewrite: attach what the last turn was about when the question leans on it."""
+    """Offline rewrite: attach what the conversation is about when the question leans on it.
+
+    What it is about is the entity of the previous question: the names the user wrote there
+    (UL2, Mixture-of-Denoisers), else what that question was itself about (a chain of
+    follow-ups keeps its subject), else the title of the paper the last answer cited first.
+    Not every title of the last answer: a paper quoted in passing would steer retrieval away.
+    """
     if not (_FOLLOW_UP.search(question) or len(question.split()) <= 4):
         return question
-    cited = [c.title for c in last.answer.citations][:2]
-    about = "; ".join(cited) if cited else last.standalone
-    return f"{question} {ABOUT}{about})"
+    about = conversation_entity(last)
+    return f"{question} {ABOUT}{about})" if about else question
+
+
+def conversation_entity(last: Turn) -> str:
+    i = last.standalone.rfind(ABOUT)
+    if i >= 0 and not entity_names(last.question):  # a chain of follow-ups keeps its subject
+        return last.standalone[i + len(ABOUT) :].rstrip(")").strip()
+    parts = entity_names(last.question)
+    if last.answer.citations:  # the paper the last answer is about (its first citation)
+        parts.append(last.answer.citations[0].title)
+    return "; ".join(parts)
+
+
+_NAME = re.compile(r"[A-Za-z0-9][\w.]*(?:-[\w.]+)*")
+
+
+def entity_names(text: str) -> list[str]:
+    """Names in a question: words with two capitals or a capital and a digit (UL2, GPT-3,
+    Mixture-of-Denoisers, LXMERT), possessives dropped."""
+    out: list[str] = []
+    for word in _NAME.findall(text):
+        word = re.sub(r"'s$", "", word).rstrip(".")
+        caps = sum(ch.isupper() for ch in word)
+        if caps >= 2 or (caps >= 1 and any(ch.isdigit() for ch in word)):
+            out.append(word)
+    return list(dict.fromkeys(out))

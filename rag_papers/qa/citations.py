@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from rag_papers.qa.display import display_text, is_boilerplate
 from rag_papers.qa.evidence import content_terms, split_sentences
 from rag_papers.types import Citation
 
@@ -18,6 +19,7 @@ CANNOT_ANSWER = "The indexed papers do not answer this question."
 # One marker: [1], [1, 2], [1; 3]. The only copy of this pattern in the package.
 MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _LIST_SEP = re.compile(r"\s*[,;]\s*")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 # Post-hoc attribution: an uncited sentence gets a citation when one source supports it this
 # well, and clearly better than the next source.
@@ -109,16 +111,16 @@ def attribute(text: str, contexts: list[RetrievedPaper], evidence: Evidence) -> 
 
 
 def cite(text: str, contexts: list[RetrievedPaper], evidence: Evidence) -> list[Citation]:
-    """One Citation per source number used, with its best-supporting abstract sentence."""
+    """One Citation per source number used (numbered as in the text: by retrieval rank), with
+    the sentence of that paper that best supports a sentence citing it."""
     claims: dict[int, list[str]] = {}
     for sent in split_sentences(text):
-        for n in cited_numbers(sent):
+        for n in dict.fromkeys(cited_numbers(sent)):
             claims.setdefault(n, []).append(strip_markers(sent).strip())
     citations = []
-    for n in sorted(claims, key=lambda m: text.find(f"[{m}")):
+    for n in sorted(claims, key=lambda m: first_marker(text, m)):
         paper = contexts[n - 1]
-        claim = " ".join(claims[n])
-        best = evidence.support(claim, paper)[0]
+        quote = best_quote(claims[n], paper, evidence)
         citations.append(
             Citation(
                 number=n,
@@ -127,11 +129,63 @@ def cite(text: str, contexts: list[RetrievedPaper], evidence: Evidence) -> list[
                 url=paper.url,
                 published=paper.published,
                 date_text=paper.date_text,
-                quote=best.sentence,
+                quote=display_text(quote),
                 score=round(paper.score, 6),
+                rank=n,
             )
         )
     return citations
+
+
+def best_quote(claims: list[str], paper: RetrievedPaper, evidence: Evidence) -> str:
+    """The abstract sentence that best supports any one of the claims citing the paper.
+
+    Each claim is scored on its own (joining them would blur a specific claim, such as a
+    number, into the others); a sentence that states the claim's numbers is preferred.
+    """
+    best, best_score = "", -1.0
+    for claim in claims:
+        numbers = set(_NUMBER.findall(claim))
+        for sup in evidence.support(claim, paper)[:6]:
+            if is_boilerplate(sup.sentence):
+                continue
+            score = sup.score
+            if numbers:
+                score += (
+                    0.2
+                    * len(numbers & set(_NUMBER.findall(display_text(sup.sentence))))
+                    / len(numbers)
+                )
+            if score > best_score:
+                best, best_score = sup.sentence, score
+    return best or (split_sentences(paper.abstract) or [paper.title])[0]
+
+
+def first_marker(text: str, n: int) -> int:
+    """Where source n is first cited in the text (len(text) when it is not)."""
+    for m in MARKER.finditer(text):
+        if n in marker_numbers(m):
+            return m.start()
+    return len(text)
+
+
+def renumber(text: str, citations: list[Citation] | None = None) -> str:
+    """Number citations 1..n in order of first appearance in the text (they arrive numbered
+    by retrieval rank); the citations' `number` follows, their `rank` keeps the old number."""
+    order: dict[int, int] = {}
+    for m in MARKER.finditer(text):
+        for n in marker_numbers(m):
+            order.setdefault(n, len(order) + 1)
+
+    def fix(m: re.Match[str]) -> str:
+        return "".join(f"[{order[n]}]" for n in dict.fromkeys(marker_numbers(m)))
+
+    for c in citations or []:
+        c.rank = c.number
+        c.number = order.get(c.number, c.number)
+    if citations:
+        citations.sort(key=lambda c: c.number)
+    return MARKER.sub(fix, text)
 
 
 __all__ = [
@@ -143,5 +197,6 @@ __all__ = [
     "cited_numbers",
     "drop_unknown_citations",
     "is_abstention",
+    "renumber",
     "strip_markers",
 ]

@@ -1,15 +1,29 @@
-"""Extractive answers: the abstract sentences that best support the question, each cited,
-or an abstention when the retrieved papers do not answer it. Offline and deterministic."""
+"""Extractive answers, composed by the shape of the question, or an abstention when the
+retrieved papers do not answer it. Offline and deterministic.
+
+- list / compare ("which papers", "compare", "how do X and Y differ"): one entry per relevant
+  paper, each with that paper's sentence that best says what it does about the question.
+- numeric ("how many", "what accuracy"): the sentence that states the number.
+- lookup: the best one to three sentences of the one paper that answers.
+
+A paper is cited only when one of its own sentences answers, and papers stop being added
+when their support drops well below the best. Contribution sentences ("we propose", results)
+are preferred to background; boilerplate (links, code and licence lines) is never quoted.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from rag_papers.qa.citations import CANNOT_ANSWER, strip_end
+from rag_papers.qa.display import display_text, is_boilerplate
 from rag_papers.qa.evidence import (
     Support,
     content_terms,
+    coverage,
     named_terms,
     quantity_terms,
     specific_terms,
@@ -22,18 +36,116 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# How many papers and sentences an answer may quote.
-MAX_PAPERS = 3
-MAX_SENTENCES = 5
-
-# A follow-up rewritten offline carries what it refers to as "(about: titles)"; the names in
-# those titles say what the conversation is about, not what the user asked for.
+# A follow-up rewritten offline carries what it refers to as "(about: entity)"; those words
+# say what the conversation is about, not what the user asked for.
 ABOUT = "(about: "
+
+LOOKUP_SENTENCES = 4  # a lookup quotes its paper's best sentences: at most this many
+LIST_SENTENCES = 2  # a list entry: at most this many sentences of its paper
+MORE_RATIO = 0.6  # a further sentence of the same paper needs this share of the best one's score
+CONTRIBUTION_BONUS = 0.06
+BACKGROUND_PENALTY = 0.08
+# Relevance of a paper = its best sentence + COVERAGE_WEIGHT x the question terms its title and
+# abstract contain + FUSION_WEIGHT x its fused retrieval score scaled to about 1 at rank one.
+COVERAGE_WEIGHT = 0.5
+FUSION_WEIGHT = 0.2
+TITLE_WEIGHT = 0.3  # ... + TITLE_WEIGHT x the share of its title's terms the question uses
+LIST_RATIO = 0.85  # a list cites the papers within this share of the best paper's relevance
+# Abstain when no retrieved paper's text is this similar (dense cosine) to the question as a
+# whole: the words matched, if any, are a passing mention ("The capital of France is").
+DENSE_FLOOR = 0.28
+# A capitalised name in the question that at most this many chunks contain names its papers.
+RARE_NAME_DF = 8
+# Abstain when the best paper's evidence (best sentence + half its coverage of the question
+# + the best dense similarity of any retrieved paper) is under this.
+EVIDENCE_FLOOR = 0.88
+
+_LIST = re.compile(
+    r"\b(?:which|what)\s+(?:[\w'-]+\s+){0,5}?(?:papers|works|studies|methods|approaches|techniques"
+    r"|objectives|models|systems|design choices|strategies|datasets|benchmarks)\b"
+    r"|\bcompare\b|\bcomparison\b|\bdiffer\b|\bdifferences?\b|\bthe collection\b|\bpapers\b",
+    re.IGNORECASE,
+)
+_NUMERIC = re.compile(
+    r"\bhow (?:many|much|large|big|fast|long|accurate|well)\b|\bwhat (?:share|fraction|percentage|proportion)\b",
+    re.IGNORECASE,
+)
+_CONTRIBUTION = re.compile(
+    r"\b(?:we|this (?:paper|work|study)|our (?:\w+ )?(?:method|approach|model|framework|results?|experiments?|analysis|evaluation))\b"
+    r"|\b(?:propose|introduce|present|develop|demonstrate|outperform|achieve|surpass|reach|show that|find that|results? (?:show|indicate|demonstrate))",
+    re.IGNORECASE,
+)
+_BACKGROUND = re.compile(
+    r"^(?:however|recently|in recent years|despite|although|while|existing|current|prior|previous|traditional|"
+    r"conventional|most|many|at the same time|nowadays|with the (?:rapid|recent|advent)|large language models \(llms\) have)\b"
+    r"|\b(?:has|have) (?:significantly |recently |rapidly |greatly )?(?:improved|emerged|shown|become|attracted|gained|achieved remarkable)\b"
+    r"|\bremains? (?:a |an )?(?:challenge|challenging|open|unclear|underexplored)",
+    re.IGNORECASE,
+)
+
+
+_CAPITALISED = re.compile(r"\b[A-Z][\w-]*")
 
 
 def strip_context(question: str) -> str:
     i = question.rfind(ABOUT)
     return question[:i].rstrip() if i >= 0 else question
+
+
+def question_shape(question: str) -> str:
+    """'list' (several papers: which papers, compare, differ), 'numeric' or 'lookup'."""
+    q = strip_context(question)
+    if _LIST.search(q):
+        return "list"
+    if quantity_terms(q) or _NUMERIC.search(q):
+        return "numeric"
+    return "lookup"
+
+
+def sentence_prior(sentence: str) -> float:
+    """Contribution sentences up, background and motivation down."""
+    prior = 0.0
+    if _CONTRIBUTION.search(sentence):
+        prior += CONTRIBUTION_BONUS
+    if _BACKGROUND.search(sentence):
+        prior -= BACKGROUND_PENALTY
+    return prior
+
+
+@dataclass
+class Scored:
+    support: Support
+    score: float  # support adjusted by the sentence's role
+
+    @property
+    def sentence(self) -> str:
+        return self.support.sentence
+
+
+@dataclass
+class PaperEvidence:
+    """One retrieved paper's sentences ranked for the question, and how well it answers."""
+
+    rank: int  # retrieval rank, from 1
+    paper: RetrievedPaper
+    sentences: list[Scored] = field(default_factory=list)
+    paper_coverage: float = 0.0  # question terms found in title + abstract (IDF-weighted)
+    title_match: float = 0.0  # share of the title's terms the question uses (it names the paper)
+    raw_best: float = 0.0  # the best sentence's support for the whole question, unadjusted
+
+    @property
+    def best(self) -> float:
+        return self.sentences[0].score if self.sentences else 0.0
+
+    @property
+    def relevance(self) -> float:
+        fused = 60.0 * self.paper.score  # RRF with k=60: about 2 for rank one in both lists
+        return (
+            self.best
+            + COVERAGE_WEIGHT * self.paper_coverage
+            + FUSION_WEIGHT * fused
+            + TITLE_WEIGHT * self.title_match
+        )
 
 
 class Composer:
@@ -43,70 +155,169 @@ class Composer:
         self.evidence = evidence
         self.abstain_threshold = abstain_threshold
 
+    # -- evidence -----------------------------------------------------------------------
+    def analyse(self, question: str, contexts: list[RetrievedPaper]) -> list[PaperEvidence]:
+        """Each paper's sentences ranked for what the user asked (a follow-up's "(about: …)"
+        context chose the papers in retrieval; it does not pick the sentence)."""
+        asked = strip_context(question)
+        about = question[len(asked) :]
+        ranked = list(enumerate(contexts, start=1))
+        if about:  # a follow-up: only papers that name what the conversation is about
+            key = max(content_terms(about), key=self.evidence.stats.idf, default=None)
+            own = [(n, p) for n, p in ranked if key in content_terms(f"{p.title} {p.abstract}")]
+            ranked = own or ranked
+        q_vec = self.evidence.query_vector(asked)
+        full_vec = self.evidence.query_vector(question) if about else q_vec
+        terms = content_terms(question)
+        asked_terms = set(content_terms(asked))
+        out = []
+        for rank, paper in ranked:
+            sups = self.evidence.support(asked, paper, q_vec)
+            # How well the paper answers is judged on the whole question (a follow-up alone,
+            # "how big is their largest model?", says little); which sentence, on what was asked.
+            full = self.evidence.support(question, paper, full_vec) if about else sups
+            scored = [
+                Scored(s, s.score + sentence_prior(s.sentence))
+                for s in sups
+                if not is_boilerplate(s.sentence)
+            ]
+            scored.sort(key=lambda x: -x.score)
+            text_terms = set(content_terms(f"{paper.title} {paper.abstract}"))
+            cov = coverage(terms, text_terms, self.evidence.stats.idf)
+            raw = max((x.score for x in full if not is_boilerplate(x.sentence)), default=0.0)
+            title = content_terms(paper.title)
+            named = sum(t in asked_terms for t in title) / len(title) if title else 0.0
+            out.append(PaperEvidence(rank, paper, scored, cov, named, raw))
+        return out
+
+    # -- composition --------------------------------------------------------------------
     def compose(self, question: str, contexts: list[RetrievedPaper]) -> str:
         """The answer text with [n] markers numbered by retrieval rank, or CANNOT_ANSWER."""
         if not contexts:
             return CANNOT_ANSWER
-        q_vec = self.evidence.query_vector(question)
-        ranked = [
-            (n, self.evidence.support(question, p, q_vec)) for n, p in enumerate(contexts, start=1)
-        ]
-        reason = self.abstain_reason(question, contexts, [sups for _, sups in ranked])
+        papers = self.analyse(question, contexts)
+        reason = self.abstain_reason(question, papers)
         if reason:
             log.info("extractive: abstaining: %s", reason)
             return CANNOT_ANSWER
-        best = max(sups[0].score for _, sups in ranked)
-        floor = max(self.abstain_threshold, 0.8 * best)
-        chosen = [(n, sups) for n, sups in ranked if sups[0].score >= floor][:MAX_PAPERS]
-        picks: list[tuple[int, Support]] = [(n, sups[0]) for n, sups in chosen]
-        for n, sups in chosen:  # a second sentence where it is nearly as good
-            if (
-                len(picks) < MAX_SENTENCES
-                and len(sups) > 1
-                and sups[1].score >= max(floor, 0.9 * sups[0].score)
-            ):
-                picks.append((n, sups[1]))
+        shape = question_shape(question)
+        chosen = self.choose(question, papers, shape)
         lines = []
-        for n, _ in chosen:
-            sents = sorted((s for m, s in picks if m == n), key=lambda s: s.index)
-            lines.append(" ".join(f"{strip_end(s.sentence)} [{n}]." for s in sents))
+        for pe in chosen:
+            picks = self.sentences_for(question, pe, shape)
+            body = " ".join(f"{strip_end(display_text(s.sentence))} [{pe.rank}]." for s in picks)
+            if shape == "list" and len(chosen) > 1:
+                body = f"{short_title(pe.paper.title)}: {body}"
+            lines.append(body)
         return "\n\n".join(lines)
 
-    def gives_number(
-        self, question: str, head: str, paper: RetrievedPaper, sups: list[Support]
-    ) -> bool:
+    def choose(self, question: str, papers: list[PaperEvidence], shape: str) -> list[PaperEvidence]:
+        """The papers to cite: the best, and for lists every paper close enough to it."""
+        usable = [p for p in papers if p.sentences]
+        top = max(usable, key=lambda p: p.relevance)
+        if shape != "list":
+            return [top]
+        names = self.rare_names(question)
+        titled = {n: sum(n in content_terms(p.paper.title) for p in usable) for n in names}
+        names = {n for n, count in titled.items() if count <= 2}  # a name, not a topic word
+        chosen = []
+        for p in usable:
+            own_name = bool(names & set(content_terms(p.paper.title)))
+            if (
+                p is top
+                or own_name
+                or (
+                    p.relevance >= LIST_RATIO * top.relevance
+                    and p.raw_best >= self.abstain_threshold
+                )
+            ):
+                chosen.append(p)
+        return chosen
+
+    def rare_names(self, question: str) -> set[str]:
+        """Stemmed capitalised names in the question that few chunks contain (ZeroI2V, Aya):
+        a paper with one in its title is what the question names."""
+        words = _CAPITALISED.findall(strip_context(question))[1:] if question else []
+        names = set()
+        for word in words:
+            for term in content_terms(word):
+                if 0 < self.evidence.stats.df(term) <= RARE_NAME_DF:
+                    names.add(term)
+        return names
+
+    def sentences_for(self, question: str, pe: PaperEvidence, shape: str) -> list[Scored]:
+        best = pe.sentences[0]
+        limit = LIST_SENTENCES if shape == "list" else LOOKUP_SENTENCES
+        picks = [best]
+        if shape == "numeric":
+            heads = quantity_terms(strip_context(question))
+            numeric = [
+                s
+                for s in pe.sentences
+                if states_number(s.sentence, question)
+                and (not heads or set(heads) & set(content_terms(s.sentence)))
+            ]
+            if numeric and numeric[0] is not best:
+                picks = (
+                    [numeric[0], best]
+                    if numeric[0].score >= 0.6 * best.score
+                    else [best, numeric[0]]
+                )
+        for s in pe.sentences[1:]:
+            if len(picks) >= limit:
+                break
+            if s not in picks and s.score >= MORE_RATIO * best.score:
+                picks.append(s)
+        return sorted(picks, key=lambda s: s.support.index)
+
+    # -- abstention ---------------------------------------------------------------------
+    def gives_number(self, question: str, head: str, pe: PaperEvidence) -> bool:
         """A sentence of this paper states a number for the quantity, and the paper is about
         the thing the question names (if it names one)."""
+        paper = pe.paper
         names = named_terms(strip_context(question))
         if names and not set(names) & set(content_terms(f"{paper.title} {paper.abstract}")):
             return False
         return any(
-            head in content_terms(s.sentence) and states_number(s.sentence, question) for s in sups
+            head in {*content_terms(s.sentence), *content_terms(s.sentence.replace("-", ""))}
+            and states_number(s.sentence, question)
+            for s in pe.sentences
         )
 
-    def abstain_reason(
-        self, question: str, contexts: list[RetrievedPaper], supports: list[list[Support]]
-    ) -> str | None:
-        """Why the retrieved sentences do not answer the question, or None when they may.
-
-        Three tests, cheapest first: a specific name in the question (RWKV, SWE-bench) that
-        the collection never mentions; a question asking for a number that no retrieved
-        sentence gives next to the quantity asked about; and weak support overall.
-        """
+    def abstain_reason(self, question: str, papers: list[PaperEvidence]) -> str | None:
+        """Why the retrieved sentences do not answer the question, or None when they may."""
         stats = self.evidence.stats
         missing = [word for word, term in specific_terms(question) if stats.df(term) == 0]
         if missing:
             return f"the collection never mentions {', '.join(missing)}"
         for head in quantity_terms(question):
-            if not any(
-                self.gives_number(question, head, paper, sups)
-                for paper, sups in zip(contexts, supports, strict=False)
-            ):
+            if not any(self.gives_number(question, head, pe) for pe in papers):
                 return f"no retrieved sentence gives a number for '{head}'"
-        best = max((sups[0].score for sups in supports if sups), default=0.0)
+        best = max((pe.raw_best for pe in papers), default=0.0)
         if best < self.abstain_threshold:
             return f"best support {best:.3f} is under the threshold {self.abstain_threshold}"
+        top = max(papers, key=lambda p: p.relevance)
+        scored = [pe.paper.dense_score for pe in papers if pe.paper.dense_score is not None]
+        # BM25-only retrieval gives no dense similarity: the best sentence cosine stands in.
+        dense = (
+            max(scored)
+            if scored
+            else max((s.support.cosine for pe in papers for s in pe.sentences), default=0.0)
+        )
+        if dense < DENSE_FLOOR and question == strip_context(question):
+            return f"no retrieved abstract is about the question (dense similarity {dense:.3f})"
+        evidence = top.raw_best + COVERAGE_WEIGHT * top.paper_coverage + dense
+        if evidence < EVIDENCE_FLOOR:
+            return f"weak evidence {evidence:.3f} (support, coverage, dense similarity) under {EVIDENCE_FLOOR}"
         return None
 
 
-__all__ = ["ABOUT", "CANNOT_ANSWER", "Composer", "strip_context"]
+def short_title(title: str) -> str:
+    """'ZeroI2V: Zero-Cost Adaptation ...' -> 'ZeroI2V'; titles without a name stay whole."""
+    head, sep, _ = title.partition(":")
+    if sep and 1 <= len(head.split()) <= 4:
+        return head.strip()
+    return title.strip()
+
+
+__all__ = ["ABOUT", "CANNOT_ANSWER", "Composer", "question_shape", "strip_context"]

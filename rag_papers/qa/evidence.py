@@ -282,7 +282,7 @@ def quantity_terms(question: str) -> list[str]:
             if word.lower() in stopwords() and words:
                 break
             words.append(word)
-        terms = content_terms(" ".join(words))
+        terms = content_terms(" ".join(words).replace("-", ""))  # "speed-ups" -> speedup
         if terms:
             heads.append(terms[-1])
     return list(dict.fromkeys(heads))
@@ -297,10 +297,84 @@ def named_terms(question: str) -> list[str]:
     ]
 
 
+_NUMBER_WORDS = frozenset(
+    [
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "twenty",
+        "thirty",
+        "forty",
+        "fifty",
+        "hundred",
+        "hundreds",
+        "thousand",
+        "thousands",
+        "million",
+        "millions",
+        "billion",
+        "billions",
+        "trillion",
+        "trillions",
+        "dozen",
+        "dozens",
+        "half",
+        "double",
+        "twice",
+        "triple",
+    ]
+)
+
+
 def states_number(sentence: str, question: str) -> bool:
-    """Does the sentence give a number of its own (not one of the question's names, like 2.0)?"""
+    """Does the sentence give a number of its own (not one of the question's names, like 2.0)?
+    Digits count, and so do number words ("three trillion tokens")."""
     asked = {w.lower() for w in _WORD.findall(question)}
-    return any(ch.isdigit() for w in _WORD.findall(sentence) if w.lower() not in asked for ch in w)
+    words = [w.lower() for w in _WORD.findall(sentence) if w.lower() not in asked]
+    return any(any(ch.isdigit() for ch in w) or w in _NUMBER_WORDS for w in words)
+
+
+_ACRONYM = re.compile(r"((?:[\w-]+\s+){1,6}?)\(([A-Z][A-Za-z0-9-]*[A-Z0-9][a-z]?)\)")
+
+
+def acronyms(text: str) -> dict[str, str]:
+    """Acronyms an abstract defines, "Mixture of Experts (MoE)" -> {"MoE": "Mixture of Experts"}:
+    the words before the parenthesis whose initials spell the acronym."""
+    found: dict[str, str] = {}
+    for m in _ACRONYM.finditer(text):
+        short = m.group(2)
+        letters = [ch.lower() for ch in short.rstrip("s") if ch.isupper()]
+        words = m.group(1).split()
+        for start in range(len(words) - 1, -1, -1):
+            initials = [
+                w[0].lower()
+                for w in words[start:]
+                if w.lower() not in ("of", "and", "for", "the", "a", "to", "in")
+            ]
+            if initials == letters or (
+                len(initials) >= len(letters)
+                and initials[: len(letters)] == letters
+                and start == len(words) - len(initials)
+            ):
+                found[short] = " ".join(words[start:])
+                break
+    return found
+
+
+def with_expansions(sentence: str, defined: dict[str, str]) -> str:
+    """The sentence plus the long forms of the defined acronyms it uses."""
+    extra = [
+        long for short, long in defined.items() if re.search(rf"\b{re.escape(short)}s?\b", sentence)
+    ]
+    return f"{sentence} {' '.join(extra)}" if extra else sentence
 
 
 IdfFn = Callable[[str], float]
@@ -342,14 +416,19 @@ def rank_support(
     embed: Callable[[list[str]], Sequence[Sequence[float]]],
     idf: IdfFn,
     shortlist: int = 4,
+    cover_texts: Sequence[str] | None = None,
 ) -> list[Support]:
     """Every sentence's support for the claim, best first.
+
+    `cover_texts` (one per sentence) is what term coverage reads, when it should see more than
+    the sentence (the expansions of the acronyms it uses).
 
     Embedding every sentence of every retrieved abstract costs seconds on a small CPU, so only
     the `shortlist` sentences with the best term coverage (and the first, which often states
     the contribution) are embedded; the rest keep cosine 0 and rank on coverage alone.
     """
-    covs = [coverage(claim_terms, set(content_terms(s)), idf) for s in sentences]
+    texts = cover_texts if cover_texts is not None else sentences
+    covs = [coverage(claim_terms, set(content_terms(s)), idf) for s in texts]
     chosen = sorted(range(len(sentences)), key=lambda i: (-covs[i], i))[:shortlist]
     if sentences and 0 not in chosen:
         chosen.append(0)

@@ -27,6 +27,7 @@ from rag_papers.qa.citations import CANNOT_ANSWER
 from rag_papers.qa.compose import ABOUT, Composer, strip_context
 from rag_papers.qa.ports import PaperRetriever
 from rag_papers.qa.prompting import build_messages, estimate_usage
+from rag_papers.qa.replies import ReasoningFilter, normalize_citations, strip_reasoning
 from rag_papers.qa.retrieve import Filters, Retriever
 from rag_papers.qa.support import Evidence
 from rag_papers.qa.validate import MODES, validate_k, validate_mode, validate_question
@@ -130,8 +131,8 @@ class Pipeline:
         t0 = time.perf_counter()
         if mode == "extractive":
             draft = Draft(self.composer.compose(question, contexts), "extractive")
-            if streaming:
-                yield from re.findall(r"\S+\s*", draft.text)
+            if streaming:  # the text as finish() will number it: 1..n by first appearance
+                yield from re.findall(r"\S+\s*", cites.renumber(draft.text.strip()))
         else:
             reply = yield LLMCall(self.messages(question, contexts, history))
             assert reply is not None, "the driver must send the LLM's reply back"
@@ -182,6 +183,7 @@ class Pipeline:
         while True:
             done, item = _advance(gen, reply)
             if done:
+                assert isinstance(item, Answer)
                 yield item
                 return
             reply = None
@@ -223,12 +225,18 @@ class Pipeline:
         llm = self.llm()
         parts: list[str] = []
         reply = None
+        shown = ReasoningFilter()  # reasoning models' <think>…</think> never reaches the reader
         for item in llm.stream(call.messages):  # text deltas, then the reply with its usage
-            if isinstance(item, str):
-                parts.append(item)
-                yield item
-            else:
+            if not isinstance(item, str):
                 reply = item
+                continue
+            parts.append(item)
+            visible = shown.feed(item)
+            if visible:
+                yield visible
+        rest = shown.flush()
+        if rest:
+            yield rest
         text = "".join(parts)
         usage = dict(reply.usage) if reply is not None else {}
         if not usage.get("total_tokens"):  # many local servers send no usage when streaming
@@ -246,7 +254,10 @@ class Pipeline:
         t_gen: float,
     ) -> Answer:
         t0 = time.perf_counter()
-        text = draft.text.strip()
+        raw = draft.text.strip()
+        if mode != "extractive":  # reasoning out, the citation forms models write made [n]
+            raw = normalize_citations(strip_reasoning(raw)).strip()
+        text = raw
         abstained = cites.is_abstention(text) or not contexts
         citations = []
         dropped: list[int] = []
@@ -258,9 +269,12 @@ class Pipeline:
                 text = cites.attribute(text, contexts, self.evidence)
             citations = cites.cite(text, contexts, self.evidence)
             if mode != "extractive":
-                added = cites.attributed_numbers(draft.text, text)
+                added = cites.attributed_numbers(raw, text)
                 for c in citations:
                     c.added_by_code = c.number in added
+            text = cites.renumber(text, citations)
+        cited = {c.rank for c in citations}
+        also = [p for n, p in enumerate(contexts, start=1) if n not in cited]
         timings = {
             "retrieval": round(t_retr, 4),
             "generation": round(t_gen, 4),
@@ -279,6 +293,7 @@ class Pipeline:
             timings=timings,
             settings_hash=self.settings.settings_hash(),
             dropped_citations=dropped,
+            also_retrieved=also,
         )
 
 

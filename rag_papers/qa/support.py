@@ -13,7 +13,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from rag_papers.qa.evidence import Support, content_terms, rank_support, split_sentences
+from rag_papers.qa.evidence import (
+    Support,
+    acronyms,
+    content_terms,
+    rank_support,
+    split_sentences,
+    with_expansions,
+)
 from rag_papers.qa.ports import Embedder, TermStats
 
 if TYPE_CHECKING:
@@ -120,7 +127,16 @@ class Evidence:
         """Every sentence of the paper's abstract ranked by support for the claim, best first."""
         sents = split_sentences(paper.abstract) or [paper.title]
         vec = claim_vec if claim_vec is not None else self.text_vector(claim)
-        return rank_support(content_terms(claim), vec, sents, self.embed_sentences, self.stats.idf)
+        defined = acronyms(paper.abstract)  # "MoE" in a sentence covers "mixture of experts"
+        cover = [with_expansions(s, defined) for s in sents] if defined else None
+        return rank_support(
+            content_terms(claim),
+            vec,
+            sents,
+            self.embed_sentences,
+            self.stats.idf,
+            cover_texts=cover,
+        )
 
 
 __all__ = ["Bm25TermStats", "Evidence", "SentenceCache"]

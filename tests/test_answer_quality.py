@@ -1,0 +1,267 @@
+"""Answers a researcher trusts (issue 10): composition by question shape, citations numbered
+by first appearance with quotes that support the citing sentence, display text, abstention,
+follow-ups, and the replies reasoning models send. Each named case is a fault seen before."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import pytest
+from fault_server import FaultServer
+
+from rag_papers.evaluation.run import check_floors, parse_floor
+from rag_papers.qa.chat import Assistant
+from rag_papers.qa.citations import CANNOT_ANSWER, cited_numbers, renumber
+from rag_papers.qa.compose import question_shape
+from rag_papers.qa.display import display_text, is_boilerplate
+from rag_papers.qa.evidence import states_number
+from rag_papers.qa.pipeline import Pipeline
+from rag_papers.qa.replies import ReasoningFilter, normalize_citations, strip_reasoning
+from rag_papers.qa.support import SentenceCache
+from rag_papers.settings import Settings
+from rag_papers.types import Answer, Citation
+
+
+def check_numbering(ans: Answer) -> None:
+    """Citations are 1..n in order of first appearance; uncited papers are 'also retrieved'."""
+    order = list(dict.fromkeys(cited_numbers(ans.text)))
+    assert order == list(range(1, len(order) + 1))
+    assert [c.number for c in ans.citations] == order
+    cited = {c.paper_id for c in ans.citations}
+    assert [p.paper_id for p in ans.also_retrieved] == [
+        p.paper_id for p in ans.contexts if p.paper_id not in cited
+    ]
+    for c in ans.citations:
+        assert ans.contexts[c.rank - 1].paper_id == c.paper_id
+
+
+def sentences_citing(ans: Answer, number: int) -> list[str]:
+    return [s for s in re.split(r"\n\n|(?<=\]\.) ", ans.text) if f"[{number}]" in s]
+
+
+# -- unit: text, numbering, shapes ---------------------------------------------------------
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        (r"a $2.35\times$ speedup", "a 2.35× speedup"),
+        (r"only 0.12\% of the parameters", "only 0.12% of the parameters"),
+        ("DiffFit achieves 2times training speed-up", "DiffFit achieves 2× training speed-up"),
+        ("on ImageNet 512times512", "on ImageNet 512×512"),
+        ("wrapped\nacross   lines", "wrapped across lines"),
+        (r"$\sim$3B tokens and \textbf{bold}", "~3B tokens and bold"),
+        ("three times as many", "three times as many"),
+    ],
+)
+def test_display_text_renders_latex_and_arxiv_escapes(raw: str, shown: str) -> None:
+    assert display_text(raw) == shown
+
+
+def test_boilerplate_sentences_are_recognised() -> None:
+    assert is_boilerplate("Project page: https://haochen-rye.github.io/HNeRV.")
+    assert is_boilerplate("Code is available at github.com/x/y.")
+    assert is_boilerplate("Our code and models will be made publicly available.")
+    assert not is_boilerplate("We propose HNeRV, a hybrid neural representation for videos.")
+
+
+def test_renumber_by_first_appearance_keeps_the_rank() -> None:
+    cites = [
+        Citation(number=n, paper_id=f"p{n}", title="", url=None, published=None, quote="", score=0)
+        for n in (2, 4)
+    ]
+    text = renumber("B says so [4]. A agrees [2][4].", cites)
+    assert text == "B says so [1]. A agrees [2][1]."
+    assert [(c.number, c.rank, c.paper_id) for c in cites] == [(1, 4, "p4"), (2, 2, "p2")]
+
+
+@pytest.mark.parametrize(
+    ("question", "shape"),
+    [
+        ("Which papers combine Mamba state space models with mixture of experts?", "list"),
+        ("Compare how ZeroI2V and PLLaVA adapt image models to video.", "list"),
+        ("How many tokens was TinyLlama pretrained on?", "numeric"),
+        ("What is UL2's Mixture-of-Denoisers objective?", "lookup"),
+    ],
+)
+def test_question_shape(question: str, shape: str) -> None:
+    assert question_shape(question) == shape
+
+
+def test_number_words_state_a_number() -> None:
+    assert states_number("We release Dolma, a three trillion token corpus.", "How many tokens?")
+    assert not states_number("We release Dolma, an open corpus.", "How many tokens?")
+
+
+def test_sentence_cache_is_safe_under_concurrent_eviction() -> None:
+    cache = SentenceCache(size=5)
+    errors: list[BaseException] = []
+
+    def work(offset: int) -> None:
+        try:
+            for i in range(300):
+                texts = [f"s{(i + j + offset) % 40}" for j in range(4)]
+                vecs = cache.get_many(texts, lambda ts: [[float(len(t))] for t in ts])
+                assert [v[0] for v in vecs] == [float(len(t)) for t in texts]
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(cache) <= 5
+
+
+# -- unit: what reasoning models send -----------------------------------------------------
+def test_reasoning_filter_drops_think_blocks_split_across_chunks() -> None:
+    f = ReasoningFilter()
+    chunks = ["<th", "ink>the user wants [3]</th", "ink>\n\nMRL nests [1", "]. Done <", "b>."]
+    shown = "".join(f.feed(c) for c in chunks) + f.flush()
+    assert shown == "MRL nests [1]. Done <b>."
+    assert strip_reasoning("<think>x [2]</think>\nAnswer [1].") == "Answer [1]."
+    assert strip_reasoning("planning…</think> Answer [1].") == "Answer [1]."
+
+
+@pytest.mark.parametrize(
+    ("written", "normal"),
+    [
+        ("A [1, 2].", "A [1, 2]."),
+        ("A [1-3].", "A [1][2][3]."),
+        ("A [1][2].", "A [1][2]."),
+        ("A 【1】 and 【2, 3】.", "A [1] and [2][3]."),
+        ("A holds.\n\nSources: [1] MRL; [2] Other", "A holds [1][2]."),
+        ("A holds [2].\n\nSources:\n1. MRL", "A holds [2]."),
+    ],
+)
+def test_citation_forms_models_write(written: str, normal: str) -> None:
+    assert normalize_citations(written) == normal
+
+
+# -- unit: the eval gate ------------------------------------------------------------------
+def test_answer_metrics_gate_and_no_floor_means_no_failure() -> None:
+    report = {
+        "configs": {
+            "hybrid": {
+                "answers": {"extractive": {"overall": {"citation_precision": 0.9}}},
+            }
+        }
+    }
+    assert check_floors(report, []) == []  # --mode answer without --fail-under exits 0
+    assert parse_floor("citation_precision=0.95") == ("citation_precision", 0.95)
+    failures = check_floors(report, [parse_floor("citation_precision=0.95")])
+    assert failures and "citation_precision = 0.9000 is below the floor 0.95" in failures[0]
+    assert check_floors(report, [parse_floor("citation_precision=0.85")]) == []
+    assert "no retrieval metrics" in check_floors(report, [parse_floor("recall@5=0.9")])[0]
+
+
+# -- the named cases, on the real sample --------------------------------------------------
+def test_compare_cites_each_named_paper_with_its_own_sentence(sample_pipeline: Pipeline) -> None:
+    ans = sample_pipeline.run("Compare how ZeroI2V and PLLaVA adapt image models to video.")
+    check_numbering(ans)
+    titles = [c.title for c in ans.citations]
+    assert any(t.startswith("ZeroI2V") for t in titles)
+    assert any(t.startswith("PLLaVA") for t in titles)
+    for c in ans.citations:  # each entry quotes that paper, and its quote is that sentence
+        assert any(c.quote.rstrip(".") in s for s in sentences_citing(ans, c.number))
+
+
+def test_off_domain_questions_abstain(sample_pipeline: Pipeline) -> None:
+    for question in (
+        "What is the capital of France?",  # quoted a prompt example once
+        "What is the best way to keep fresh basil from wilting in the kitchen?",
+    ):
+        ans = sample_pipeline.run(question)
+        assert ans.abstained and ans.text == CANNOT_ANSWER and not ans.citations
+        assert len(ans.also_retrieved) == len(ans.contexts)
+
+
+def test_a_lookup_cites_the_one_paper_that_answers(sample_pipeline: Pipeline) -> None:
+    ans = sample_pipeline.run("How does MiniLM compress a large Transformer?")
+    check_numbering(ans)
+    assert [c.title.split(":")[0] for c in ans.citations] == ["MiniLM"]
+    assert ans.citations[0].quote.rstrip(".") in ans.text  # the quote is the cited sentence
+
+
+def test_quotes_show_rendered_text_and_never_boilerplate(sample_pipeline: Pipeline) -> None:
+    ans = sample_pipeline.run("How much faster does DiffFit train than full fine-tuning?")
+    assert not ans.abstained
+    assert "2×" in ans.text and "2times" not in ans.text
+    hnerv = sample_pipeline.run("How does HNeRV represent videos with a neural network?")
+    assert not hnerv.abstained
+    for text in [hnerv.text, *(c.quote for c in hnerv.citations)]:
+        assert "http" not in text and "project page" not in text.lower()
+
+
+def test_follow_ups_keep_the_entity_of_the_conversation(sample_pipeline: Pipeline) -> None:
+    chat = Assistant(pipeline=sample_pipeline)
+    chat.ask("What is UL2's Mixture-of-Denoisers objective?")
+    second = chat.ask("how big is their largest model?")
+    third = chat.ask("and how does it compare to GPT-3?")
+    for ans in (second, third):
+        assert "UL2" in (ans.standalone_question or "")
+        assert "AfroLM" not in (ans.standalone_question or "")
+        assert [c.title.split(":")[0] for c in ans.citations] == ["UL2"]
+    assert "20B" in second.text
+
+
+# -- the named cases, on real papers of the 2024 collection -------------------------------
+def test_list_question_cites_every_paper_that_answers(mamba_pipeline: Pipeline) -> None:
+    ans = mamba_pipeline.run(
+        "Which papers combine Mamba state space models with mixture of experts?"
+    )
+    check_numbering(ans)
+    names = {c.title.split(":")[0] for c in ans.citations}
+    assert {"MoE-Mamba", "BlackMamba", "Jamba"} <= names
+    assert not names & {"Graph Mamba", "Video Mamba Suite"}
+    moe = next(c for c in ans.citations if c.title.startswith("MoE-Mamba"))
+    assert not moe.quote.startswith("At the same time")  # background, not what MoE-Mamba does
+
+
+def test_numeric_quote_states_the_number(mamba_pipeline: Pipeline) -> None:
+    ans = mamba_pipeline.run("How many tokens was TinyLlama pretrained on?")
+    check_numbering(ans)
+    assert [c.title.split(":")[0] for c in ans.citations] == ["TinyLlama"]
+    assert "1 trillion tokens" in ans.citations[0].quote
+
+
+# -- LLM mode through the real openai client ----------------------------------------------
+MRL_Q = "How does Matryoshka Representation Learning make one embedding adapt to different compute budgets?"
+
+
+def llm_settings(home, server: FaultServer) -> Settings:
+    return Settings(home=home, openai_base_url=server.base_url, llm_max_wait=0.1)
+
+
+def test_llm_reasoning_never_reaches_text_citations_or_stream(
+    small_index, fault_server: FaultServer
+) -> None:
+    pipe = Pipeline(llm_settings(small_index, fault_server))
+    fault_server.reasoning(
+        "<think>Source [4] looks wrong; cite [1].</think>MRL nests coarse-to-fine "
+        "representations in one embedding 【1】.",
+        reasoning="The user asks about MRL. Maybe [2]?",
+    )
+    ans = pipe.run(MRL_Q)
+    assert "think" not in ans.text and "Maybe" not in ans.text and "wrong" not in ans.text
+    assert [c.number for c in ans.citations] == [1] and ans.dropped_citations == []
+
+    pieces = ["<th", "ink>plan: cite [", "3]</think>", "MRL nests ", "embeddings [1-2]."]
+    fault_server.stream("".join(pieces), pieces=pieces, reasoning="hidden chain of thought")
+    items = list(pipe.stream(MRL_Q))
+    shown = "".join(i for i in items if isinstance(i, str))
+    final = items[-1]
+    assert isinstance(final, Answer)
+    assert "plan" not in shown and "hidden" not in shown and "<" not in shown
+    assert shown.startswith("MRL nests")
+    check_numbering(final)
+    assert "plan" not in final.text and len(final.citations) == 2
+
+
+def test_llm_sources_list_becomes_citations(small_index, fault_server: FaultServer) -> None:
+    pipe = Pipeline(llm_settings(small_index, fault_server))
+    fault_server.ok("MRL trains nested embeddings of many sizes.\n\nSources: [2], [1]")
+    ans = pipe.run(MRL_Q)
+    assert "Sources" not in ans.text
+    assert ans.text.endswith("[1][2].") and [c.rank for c in ans.citations] == [2, 1]
+    check_numbering(ans)
