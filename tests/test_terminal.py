@@ -110,6 +110,7 @@ def an_answer(**changes: object) -> Answer:
         "mode": "extractive",
         "model": "extractive",
         "timings": {"total": 0.5},
+        "also_retrieved": contexts[1:],  # what the pipeline sets: the papers not cited
     }
     fields.update(changes)
     return Answer(**fields)  # type: ignore[arg-type]
