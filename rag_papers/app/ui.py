@@ -21,7 +21,7 @@ import logging
 import sys
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
@@ -34,6 +34,9 @@ from rag_papers.qa.pipeline import Pipeline
 from rag_papers.readers import SUPPORTED_SUFFIXES
 from rag_papers.settings import Settings
 from rag_papers.types import ProgressCallback
+
+if TYPE_CHECKING:
+    from gradio.routes import App
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +76,7 @@ class PapersApp(gr.Blocks):
     Gradio's own footer "Settings" (theme, language, screen studio) is hidden: the page has
     its own Settings, and two of them confused readers."""
 
-    def launch(self, *args: Any, **kwargs: Any) -> Any:
+    def launch(self, *args: Any, **kwargs: Any) -> tuple[App, str, str]:
         kwargs["share"] = False
         for key, value in {
             "css": render.CSS,

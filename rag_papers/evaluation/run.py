@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag_papers import _offline  # noqa: F401
 from rag_papers.errors import ConfigError
@@ -43,6 +43,10 @@ from rag_papers.evaluation.runner import Run, git_info, timed
 from rag_papers.evaluation.score import NOT_JUDGED, assemble
 from rag_papers.settings import Settings
 
+if TYPE_CHECKING:
+    from rag_papers.providers.llm import ChatLLM
+    from rag_papers.qa.retrieve import Retriever
+
 log = logging.getLogger(__name__)
 
 
@@ -54,9 +58,9 @@ def evaluate(
     configs: Sequence[EvalConfig | dict[str, Any] | str | Path] = (),
     out_dir: str | Path,
     settings: Settings | None = None,
-    retriever: Any = None,
-    llm: Any = None,
-    judge: Any = None,
+    retriever: Retriever | None = None,
+    llm: ChatLLM | None = None,
+    judge: ChatLLM | None = None,
     use_judge: bool = True,
     use_cache: bool = True,
     progress: bool = True,

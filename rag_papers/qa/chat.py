@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rag_papers.qa import templates
 from rag_papers.qa.compose import ABOUT
@@ -22,6 +22,9 @@ from rag_papers.qa.retrieve import Filters
 from rag_papers.qa.validate import validate_question
 from rag_papers.settings import Settings
 from rag_papers.types import Answer
+
+if TYPE_CHECKING:
+    from rag_papers.providers.llm import ChatLLM
 
 _FOLLOW_UP = re.compile(
     r"^(and|also|what about|how about|and what|why|so|then)\b|"
@@ -45,7 +48,7 @@ class Assistant:
         self,
         settings: Settings | None = None,
         *,
-        llm: Any = None,
+        llm: ChatLLM | None = None,
         retriever: PaperRetriever | None = None,
         pipeline: Pipeline | None = None,
     ) -> None:
