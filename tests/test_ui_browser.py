@@ -329,3 +329,47 @@ def test_narrow_window_shows_the_whole_placeholder(app_url: str) -> None:
         fit = box.evaluate(PLACEHOLDER_FITS)
         assert fit["text"] <= fit["room"], fit
         page.screenshot(path=str(ARTIFACTS / "narrow-420.png"), full_page=True)
+
+
+def test_pick_a_collection_ask_and_download_the_answer(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Two collections: the selector switches to "refs", the answer cites its paper, and the
+    download buttons give that answer as Markdown and its cited papers as BibTeX."""
+    from rag_papers.index.ingest import ingest
+    from rag_papers.settings import Settings
+
+    lib = Path(__file__).resolve().parent / "fixtures" / "library"
+    home = tmp_path_factory.mktemp("two_collections")
+    ingest([lib / "hf_2024_subset.json"], settings=Settings(home=home), progress=False)
+    ingest([lib / "refs.bib"], settings=Settings(home=home, collection="refs"), progress=False)
+    demo = ui.build_app(pipeline=Pipeline(Settings(home=home, mode="extractive")))
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        with browser_page(f"http://127.0.0.1:{port}/") as pg:
+            assert pg.locator("#download-markdown").is_disabled()  # nothing answered yet
+            pg.locator("#collection input").click()
+            pg.get_by_role("option", name="refs").click()
+            pg.wait_for_function(
+                "() => document.querySelector('#status').innerText.includes('8 papers')"
+            )
+            answer = ask(pg, "What does MoE-Mamba combine?", 0)
+            assert "MoE-Mamba" in pg.locator("#references").inner_text()
+            assert answer.locator("a.cite").count() >= 1
+            button = pg.locator("#download-markdown")
+            pg.wait_for_function(
+                "() => !document.querySelector('#download-markdown').disabled", timeout=TIMEOUT_MS
+            )
+            pg.screenshot(path=str(ARTIFACTS / "collection-download.png"), full_page=True)
+            with pg.expect_download() as got:
+                button.click()
+            text = Path(got.value.path()).read_text(encoding="utf-8")
+            assert text.startswith("**Q:** What does MoE-Mamba combine?")
+            assert "MoE-Mamba" in text and "[1]: " in text
+            with pg.expect_download() as got_bib:
+                pg.locator("#download-bibtex").click()
+            assert "@" in Path(got_bib.value.path()).read_text(encoding="utf-8")
+    finally:
+        demo.close()

@@ -28,8 +28,9 @@ import gradio as gr
 from rag_papers.app import render
 from rag_papers.app.catalog import ANY_YEAR, TABLE_HEADERS
 from rag_papers.app.handlers import MAX_K, ChatOutputs, PageHandlers, store_retriever
+from rag_papers.app.pages import Collections, answer_download
 from rag_papers.app.signin import SignInGuard
-from rag_papers.errors import ConfigError
+from rag_papers.errors import ConfigError, QuestionError
 from rag_papers.qa.pipeline import Pipeline
 from rag_papers.readers import SUPPORTED_SUFFIXES
 from rag_papers.settings import Settings
@@ -110,7 +111,8 @@ class PageProgress:
 def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = None) -> gr.Blocks:
     """The chat page over one shared Pipeline; launch it with .launch(server_name=, server_port=)."""
     pipeline = pipeline or Pipeline(settings)
-    page = PageHandlers(pipeline)
+    pages = Collections(PageHandlers(pipeline))
+    page = pages.get(None)  # the collection the page starts on
     settings = page.settings
 
     # -- adapters: Gradio's calling conventions around the plain handlers ---------------------
@@ -122,25 +124,53 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
         mode: Any,
         include_undated: Any,
         session: Any,
+        collection: Any = None,
     ) -> Iterator[ChatOutputs]:
-        yield from page.ask(question, k, year_from, year_to, mode, include_undated, session)
+        try:
+            chosen = pages.get(collection)
+        except QuestionError as exc:  # an API caller named a collection that does not exist
+            chat = page.session(session)
+            chat.messages.append({"role": "assistant", "content": render.error_markdown(str(exc))})
+            yield page.chat_view(chat, question)
+            return
+        chat = pages.session_for(chosen, session)
+        yield from chosen.ask(question, k, year_from, year_to, mode, include_undated, chat)
+
+    def new_chat(session: Any, collection: Any = None) -> ChatOutputs:
+        chosen = pages.get(collection)
+        return chosen.new_chat(pages.session_for(chosen, session))
+
+    def forget_unindexed(session: Any, collection: Any = None) -> ChatOutputs:
+        chosen = pages.get(collection)
+        return chosen.forget_unindexed(pages.session_for(chosen, session))
+
+    def downloads(session: Any) -> tuple[Any, Any]:
+        files = [answer_download(session, fmt) for fmt in ("markdown", "bibtex")]
+        return tuple(
+            gr.DownloadButton(value=str(f) if f else None, interactive=f is not None) for f in files
+        )
 
     def pick_example(evt: gr.SelectData) -> str:
         value = evt.value
         return str(value.get("text", "")) if isinstance(value, dict) else str(value or "")
 
     def browse(
-        query: str, year_from: Any, year_to: Any, include_undated: Any, selected: str
+        query: str,
+        year_from: Any,
+        year_to: Any,
+        include_undated: Any,
+        selected: str,
+        collection: Any = None,
     ) -> tuple[Any, ...]:
-        found = page.browse(query, year_from, year_to, include_undated, selected)
+        found = pages.get(collection).browse(query, year_from, year_to, include_undated, selected)
         return found.table, found.count, found.card, found.selected
 
-    def show_paper(evt: gr.SelectData) -> tuple[str, str]:
+    def show_paper(collection: Any, evt: gr.SelectData) -> tuple[str, str]:
         row = getattr(evt, "row_value", None) or []
-        return page.show_paper(str(row[0]) if row else "")
+        return pages.get(collection).show_paper(str(row[0]) if row else "")
 
-    def refresh() -> tuple[Any, ...]:
-        view = page.overview()
+    def refresh(collection: Any = None) -> tuple[Any, ...]:
+        view = pages.get(collection).overview()
         examples: Any = [{"text": q} for q in view.examples] or None
         return (
             view.status,
@@ -150,14 +180,22 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
             view.table,
             view.count,
             view.stats,
+            gr.Dropdown(choices=pages.names()),
         )
 
-    def index_sample(progress: gr.Progress = gr.Progress()) -> str:  # noqa: B008 (Gradio's way)
+    def index_sample(
+        collection: Any = None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
+    ) -> str:
         report: ProgressCallback = PageProgress(progress)
-        return page.index_sample(report)
+        return pages.get(collection).index_sample(report)
 
-    def upload(files: Any, progress: gr.Progress = gr.Progress()) -> tuple[str, Any]:  # noqa: B008
-        summary = page.upload(files, PageProgress(progress))
+    def upload(
+        files: Any,
+        collection: Any = None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008
+    ) -> tuple[str, Any]:
+        summary = pages.get(collection).upload(files, PageProgress(progress))
         indexed = summary.startswith(render.DONE)
         return summary, (None if indexed else gr.skip())  # indexed files leave the box
 
@@ -175,7 +213,16 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
             gr.Markdown(
                 "# Ask the papers\nQuestions answered from research-paper abstracts, every claim cited."
             )
-            status = gr.HTML(page.status_line(), elem_id="status")
+            with gr.Row(equal_height=True):
+                status = gr.HTML(page.status_line(), elem_id="status")
+                collection = gr.Dropdown(
+                    pages.names(),
+                    value=pages.default,
+                    label="Collection",
+                    scale=0,
+                    min_width=220,
+                    elem_id="collection",
+                )
         with gr.Group(visible=False, elem_id="empty-store") as empty_box:
             with gr.Row(equal_height=True):
                 gr.Markdown(
@@ -218,6 +265,19 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
                             "Ask", variant="primary", scale=2, min_width=90, elem_id="ask"
                         )
                         new_btn = gr.Button("New chat", scale=1, min_width=100, elem_id="new-chat")
+                    with gr.Row():
+                        md_btn = gr.DownloadButton(
+                            "Download answer (Markdown)",
+                            interactive=False,
+                            size="sm",
+                            elem_id="download-markdown",
+                        )
+                        bib_btn = gr.DownloadButton(
+                            "Cited papers (BibTeX)",
+                            interactive=False,
+                            size="sm",
+                            elem_id="download-bibtex",
+                        )
                     with gr.Accordion("Settings", open=False, elem_id="settings"):
                         with gr.Row():
                             k = gr.Slider(
@@ -293,18 +353,26 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
         chat_outputs = [chatbot, refs, session, question]
         ask_args: dict[str, Any] = {
             "fn": ask,
-            "inputs": [question, k, year_from, year_to, mode, undated, session],
+            "inputs": [question, k, year_from, year_to, mode, undated, session, collection],
             "outputs": chat_outputs,
         }
-        ask_btn.click(**ask_args, api_name="ask", show_progress="minimal")
-        question.submit(**ask_args, api_visibility="private", show_progress="minimal")
+        offer: dict[str, Any] = {
+            "fn": downloads,
+            "inputs": [session],
+            "outputs": [md_btn, bib_btn],
+            "api_visibility": "private",
+        }
+        ask_btn.click(**ask_args, api_name="ask", show_progress="minimal").then(**offer)
+        question.submit(**ask_args, api_visibility="private", show_progress="minimal").then(**offer)
         chatbot.example_select(pick_example, None, question, api_visibility="private").then(
             **ask_args, api_visibility="private", show_progress="minimal"
+        ).then(**offer)
+        new_btn.click(new_chat, [session, collection], chat_outputs, api_name="new_chat").then(
+            **offer
         )
-        new_btn.click(page.new_chat, [session], chat_outputs, api_name="new_chat")
-        chatbot.clear(page.new_chat, [session], chat_outputs, api_visibility="private")
+        chatbot.clear(new_chat, [session, collection], chat_outputs, api_visibility="private")
 
-        browse_inputs = [search, b_from, b_to, b_undated, selected]
+        browse_inputs = [search, b_from, b_to, b_undated, selected, collection]
         browse_outputs = [table, count, paper, selected]
         search.submit(browse, browse_inputs, browse_outputs, api_name="browse")
         for control in (search, b_from, b_to, b_undated):
@@ -315,7 +383,7 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
                 api_visibility="private",
                 trigger_mode="always_last",
             )
-        table.select(show_paper, None, [paper, selected], api_visibility="private")
+        table.select(show_paper, [collection], [paper, selected], api_visibility="private")
 
         refresh_outputs = [
             status,
@@ -328,31 +396,36 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
             table,
             count,
             stats_box,
+            collection,
         ]
-        demo.load(refresh, None, refresh_outputs, api_name="refresh")
+        demo.load(refresh, [collection], refresh_outputs, api_name="refresh")
+        # Another collection: its own conversation, papers, years and statistics.
+        collection.change(
+            new_chat, [session, collection], chat_outputs, api_visibility="private"
+        ).then(refresh, [collection], refresh_outputs, api_visibility="private").then(**offer)
         after_ingest: dict[str, Any] = {
-            "fn": page.forget_unindexed,
-            "inputs": [session],
+            "fn": forget_unindexed,
+            "inputs": [session, collection],
             "outputs": chat_outputs,
         }
         index_btn.click(
             index_sample,
-            None,
+            [collection],
             index_status,
             api_name="index_sample",
             concurrency_limit=1,
             show_progress="full",
-        ).then(refresh, None, refresh_outputs, api_visibility="private").then(
+        ).then(refresh, [collection], refresh_outputs, api_visibility="private").then(
             **after_ingest, api_visibility="private"
         )
         upload_btn.click(
             upload,
-            [files],
+            [files, collection],
             [upload_status, files],
             api_name="upload",
             concurrency_limit=1,
             show_progress="full",
-        ).then(refresh, None, refresh_outputs, api_visibility="private").then(
+        ).then(refresh, [collection], refresh_outputs, api_visibility="private").then(
             **after_ingest, api_visibility="private"
         )
 
