@@ -69,6 +69,9 @@ def test_a_visitor_picks_a_collection_and_gets_its_papers_and_a_fresh_conversati
 
     messages, references, session, _ = final(refs.ask(MOE_QUESTION, session=moved))
     assert MOE_TITLE in references and session.turns[-1].answer is not None
+    # the abstract is shown as the answer shows it (LaTeX rendered), so the quote is marked in place
+    assert "2.35×" in references and "\\times" not in references
+    assert "<mark>" in references and "</mark><br>" not in references
     cited = {c.title for c in session.turns[-1].answer.citations}
     assert any(MOE_TITLE in t for t in cited)
     assert all(t in titles(refs) for t in cited)  # nothing from the other collection
@@ -123,3 +126,10 @@ def test_the_page_answers_from_the_collection_an_api_caller_names(pages: Collect
         assert MOE_FULL not in refs  # (the question, shown above the references, names it)
     finally:
         demo.close()
+
+
+def test_the_statistics_visitors_see_name_no_server_path(pages: Collections) -> None:
+    page = pages.get("refs")
+    shown = page.stats()
+    assert "<th>Papers</th><td>8</td>" in shown and "<th>Collection</th><td>refs</td>" in shown
+    assert str(page.settings.home) not in shown and "chroma" not in shown.lower()

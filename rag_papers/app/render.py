@@ -23,6 +23,7 @@ from rag_papers.errors import (
     RagPapersError,
 )
 from rag_papers.qa.citations import CANNOT_ANSWER, MARKER, marker_numbers
+from rag_papers.qa.display import display_text
 from rag_papers.types import Answer, Citation
 
 if TYPE_CHECKING:
@@ -220,7 +221,8 @@ def _turn_refs(turn: Turn) -> str:
         return '<div class="refs-none">No answer (see the message in the chat).</div>'
     if answer.abstained or not answer.citations:
         return '<div class="refs-none">No paper supports an answer to this question.</div>'
-    abstracts = {n: p.abstract for n, p in enumerate(answer.contexts, start=1)}
+    # As the answer shows them: LaTeX rendered and wraps removed, so quotes match verbatim.
+    abstracts = {n: display_text(p.abstract) for n, p in enumerate(answer.contexts, start=1)}
     return "".join(
         citation_html(turn.number, c, abstracts.get(c.rank or c.number, ""))
         for c in answer.citations
@@ -278,19 +280,24 @@ def upload_refused(message: str) -> str:
     return f"**Not indexed:** {escape_markdown(message)}"
 
 
+# Not shown to visitors: where the store lives on the server (a local path) or its warnings
+# that name files there; operators read those with `rag-papers stats`.
+PRIVATE_STATS = ("store", "warning")
+
+
 def stats_html(stats: dict[str, Any]) -> str:
     labels = {
         "papers": "Papers",
         "chunks": "Chunks",
         "embedding_model": "Embedding model",
         "embedding_dim": "Embedding dimension",
-        "store": "Store",
         "collection": "Collection",
         "last_ingest": "Last ingest (UTC)",
     }
     rows = "".join(
         f"<tr><th>{html.escape(labels.get(k, k))}</th><td>{html.escape('—' if v is None else str(v))}</td></tr>"
         for k, v in stats.items()
+        if k not in PRIVATE_STATS
     )
     return f'<table class="stats">{rows}</table>'
 
@@ -315,7 +322,7 @@ def paper_html(meta: dict[str, Any] | None) -> str:
     return (
         f'<div class="ref paper-card"><div class="ref-title">{title}</div>'
         f'<div class="ref-meta">{" · ".join(bits)}</div>'
-        f'<div class="ref-abstract">{html.escape(str(meta.get("abstract", "")))}</div></div>'
+        f'<div class="ref-abstract">{html.escape(display_text(str(meta.get("abstract", ""))))}</div></div>'
     )
 
 

@@ -180,8 +180,10 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
             view.table,
             view.count,
             view.stats,
-            gr.Dropdown(choices=pages.names()),
         )
+
+    def collection_choices() -> gr.Dropdown:  # collections made since the page started
+        return gr.Dropdown(choices=pages.names())
 
     def index_sample(
         collection: Any = None,
@@ -396,9 +398,10 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
             table,
             count,
             stats_box,
-            collection,
         ]
-        demo.load(refresh, [collection], refresh_outputs, api_name="refresh")
+        demo.load(refresh, [collection], refresh_outputs, api_name="refresh").then(
+            collection_choices, None, collection, api_visibility="private"
+        )
         # Another collection: its own conversation, papers, years and statistics.
         collection.change(
             new_chat, [session, collection], chat_outputs, api_visibility="private"
