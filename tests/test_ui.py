@@ -18,7 +18,7 @@ import pytest
 from gradio_client import Client
 from procs import free_port
 
-from rag_papers.app import cli, ui
+from rag_papers.app import cli, serve, ui
 from rag_papers.errors import ConfigError
 from rag_papers.qa.pipeline import Pipeline
 from rag_papers.qa.retrieve import Retriever
@@ -312,7 +312,7 @@ def test_browse_searches_titles_and_abstracts_and_filters_years(app_url: str) ->
 
 # -- serving -----------------------------------------------------------------------------
 def test_basic_auth_from_settings(small_pipeline: Pipeline) -> None:
-    auth = ui.parse_auth(Settings(ui_auth="reader:s3cret"))
+    auth = serve.parse_auth(Settings(ui_auth="reader:s3cret"))
     assert auth == ("reader", "s3cret")
     demo, url = launch(small_pipeline, auth=auth)
     try:
@@ -337,13 +337,13 @@ def test_refuses_a_public_host_without_a_password(
     assert ui.main(["--home", str(tmp_path), "--host", "192.168.1.20"]) == 2
 
     for host in ("127.0.0.1", "localhost", "::1"):
-        ui.check_bind(host, None)
-    ui.check_bind("0.0.0.0", ("u", "p"))
-    ui.check_bind("0.0.0.0", None, insecure_no_auth=True)
+        serve.check_bind(host, None)
+    serve.check_bind("0.0.0.0", ("u", "p"))
+    serve.check_bind("0.0.0.0", None, insecure_no_auth=True)
     with pytest.raises(ConfigError, match="RAG_PAPERS_UI_AUTH"):
-        ui.check_bind("example.org", None)
+        serve.check_bind("example.org", None)
     with pytest.raises(ConfigError, match="user:password"):
-        ui.parse_auth(Settings(ui_auth="no-colon"))
+        serve.parse_auth(Settings(ui_auth="no-colon"))
 
 
 def test_no_share_flag_and_no_share_link(capsys: pytest.CaptureFixture[str]) -> None:

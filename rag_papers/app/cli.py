@@ -235,9 +235,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from rag_papers.app import ui
+    from rag_papers.app import serve
 
-    return ui.run_cli(args)
+    return serve.run_cli(args)
 
 
 # -- parser -----------------------------------------------------------------------------

@@ -15,11 +15,8 @@ from rag_papers import _offline  # noqa: F401  (analytics and hub look-ups off b
 
 # isort: split
 
-import argparse
-import ipaddress
 import logging
 import sys
-import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -27,10 +24,9 @@ import gradio as gr
 
 from rag_papers.app import render
 from rag_papers.app.catalog import ANY_YEAR, TABLE_HEADERS
-from rag_papers.app.handlers import MAX_K, ChatOutputs, PageHandlers, store_retriever
+from rag_papers.app.handlers import MAX_K, ChatOutputs, PageHandlers
 from rag_papers.app.pages import Collections, answer_download
-from rag_papers.app.signin import SignInGuard
-from rag_papers.errors import ConfigError, QuestionError
+from rag_papers.errors import QuestionError
 from rag_papers.qa.pipeline import Pipeline
 from rag_papers.readers import SUPPORTED_SUFFIXES
 from rag_papers.settings import Settings
@@ -45,7 +41,6 @@ log = logging.getLogger(__name__)
 # sentence scoring) on a small machine and I/O-bound with a remote LLM; 4 keeps both busy.
 DEFAULT_CONCURRENCY = 4
 QUEUE_MAX = 64  # waiting requests beyond this are refused with "queue full"
-LOCAL_HOSTS = {"localhost"}
 UNDATED_LABEL = "Include papers without a date"
 
 
@@ -144,10 +139,11 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
         chosen = pages.get(collection)
         return chosen.forget_unindexed(pages.session_for(chosen, session))
 
-    def downloads(session: Any) -> tuple[Any, Any]:
-        files = [answer_download(session, fmt) for fmt in ("markdown", "bibtex")]
-        return tuple(
-            gr.DownloadButton(value=str(f) if f else None, interactive=f is not None) for f in files
+    def downloads(session: Any) -> tuple[gr.DownloadButton, gr.DownloadButton]:
+        md, bib = (answer_download(session, fmt) for fmt in ("markdown", "bibtex"))
+        return (
+            gr.DownloadButton(value=str(md) if md else None, interactive=md is not None),
+            gr.DownloadButton(value=str(bib) if bib else None, interactive=bib is not None),
         )
 
     def pick_example(evt: gr.SelectData) -> str:
@@ -434,69 +430,6 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
 
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=QUEUE_MAX)
     return demo
-
-
-# -- serving ------------------------------------------------------------------------------
-def is_local(host: str) -> bool:
-    if host in LOCAL_HOSTS:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def parse_auth(settings: Settings) -> tuple[str, str] | None:
-    if settings.ui_auth is None:
-        return None
-    user, sep, password = settings.ui_auth.get_secret_value().partition(":")
-    if not sep or not user or not password:
-        raise ConfigError("RAG_PAPERS_UI_AUTH must look like user:password (both parts non-empty)")
-    return user, password
-
-
-def check_bind(host: str, auth: tuple[str, str] | None, insecure_no_auth: bool = False) -> None:
-    """Refuse to serve beyond this machine without a password, unless told to."""
-    if is_local(host) or auth is not None or insecure_no_auth:
-        return
-    raise ConfigError(
-        f"refusing to serve the chat page on {host} without a password — anyone who can reach it could "
-        "use it. Set RAG_PAPERS_UI_AUTH=user:password (or pass --insecure-no-auth to accept the risk)"
-    )
-
-
-def warm_up(pipeline: Pipeline) -> None:
-    """Load the embedding model and keyword index now, so the first visitor does not wait for them."""
-    try:
-        retriever = store_retriever(pipeline)
-        if retriever.store.count_chunks():
-            retriever.embed_model  # noqa: B018 (loads on first access)
-            retriever.bm25()
-    except Exception:
-        log.exception("warming up the retriever failed; the first question will retry")
-
-
-def run_cli(args: argparse.Namespace) -> int:
-    """Start the page and block until Ctrl-C (`rag-papers chat`; the options are parsed in cli.py)."""
-    from rag_papers.app.cli import settings_from
-
-    settings = settings_from(args)
-    host = args.host or settings.ui_host
-    port = args.port or settings.ui_port
-    auth = parse_auth(settings)
-    check_bind(host, auth, args.insecure_no_auth)
-    pipeline = Pipeline(settings)
-    demo = build_app(pipeline=pipeline)
-    threading.Thread(target=warm_up, args=(pipeline,), name="warm-up", daemon=True).start()
-    print(f"rag-papers chat: http://{host}:{port}  (Ctrl-C to stop)", file=sys.stderr)
-    demo.launch(
-        server_name=host,
-        server_port=port,
-        auth=SignInGuard(*auth) if auth else None,
-        auth_message="rag-papers: sign in with the user and password from RAG_PAPERS_UI_AUTH.",
-        quiet=True,
-    )
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
