@@ -165,61 +165,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- collections, papers, remove -------------------------------------------------------------
-def cmd_collections(args: argparse.Namespace) -> int:
-    from rag_papers.index.library import list_collections
+# -- collections, papers, remove ---------------------------------------------------------
+def cmd_library(args: argparse.Namespace) -> int:
+    """`collections`, `papers` and `remove`: app/library_cli.py has one function per command."""
+    from rag_papers.app import library_cli
 
-    infos = list_collections(settings_from(args))
-    if args.json:
-        print(json.dumps([i.to_dict() for i in infos], indent=2))
-        return 0
-    if not infos:
-        print('no collections yet — run "rag-papers ingest PATH [--collection NAME]"')
-        return 0
-    rows = [("", "collection", "papers", "chunks", "embedding model", "last ingest")]
-    for i in infos:
-        rows.append(
-            (
-                "*" if i.current else "",
-                i.name,
-                str(i.papers),
-                str(i.chunks),
-                i.embedding_model or "-",
-                i.last_ingest or "-",
-            )
-        )
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    for r in rows:
-        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
-    return 0
-
-
-def cmd_papers(args: argparse.Namespace) -> int:
-    from rag_papers.index.library import paper_records
-
-    papers = paper_records(settings_from(args), search=args.search)
-    fmt = "jsonl" if args.json else args.format
-    if fmt != "text":
-        from rag_papers.app.export import format_papers
-
-        sys.stdout.write(format_papers(papers, fmt))
-        return 0
-    for p in papers:
-        date = p.published or p.date_text or "----"
-        print(f"{p.paper_id:<24}  {date:<10}  {p.title}")
-    print(f"{len(papers)} paper{'' if len(papers) == 1 else 's'}", file=sys.stderr)
-    return 0
-
-
-def cmd_remove(args: argparse.Namespace) -> int:
-    from rag_papers.index.library import remove_papers
-
-    summary = remove_papers(list(args.paper_ids), settings_from(args))
-    if args.json:
-        print(json.dumps(summary.to_dict(), indent=2))
-    else:
-        print(summary.line())
-    return 0
+    return getattr(library_cli, args.command)(args, settings_from(args))
 
 
 def cmd_repl(args: argparse.Namespace) -> int:
@@ -380,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="The collections in this home (or on the Chroma server); * marks the current.",
     )
     p.add_argument("--json", action="store_true", help="print them as a JSON list")
-    p.set_defaults(func=cmd_collections)
+    p.set_defaults(func=cmd_library)
 
     p = sub.add_parser(
         "papers",
@@ -400,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="text",
         help="bibtex, csv or jsonl export (csv and jsonl read back with `rag-papers ingest`)",
     )
-    p.set_defaults(func=cmd_papers)
+    p.set_defaults(func=cmd_library)
 
     p = sub.add_parser(
         "remove",
@@ -411,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("paper_ids", nargs="+", metavar="PAPER_ID", help="ids from `rag-papers papers`")
     p.add_argument("--json", action="store_true", help="print what was removed as JSON")
-    p.set_defaults(func=cmd_remove)
+    p.set_defaults(func=cmd_library)
 
     p = sub.add_parser(
         "repl",

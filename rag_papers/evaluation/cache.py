@@ -12,14 +12,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from rag_papers.evaluation import metrics
+from rag_papers.evaluation import facts
 
 log = logging.getLogger(__name__)
 
 CACHE_FILE = "cache.jsonl"
 # Bump when what a cached record means changes; fact matches also key on the matcher's thresholds.
 CACHE_VERSION = "1"
-FACTS_VERSION = f"{metrics.FACT_TERM_MATCH}/{metrics.FACT_TERM_FLOOR}/{metrics.FACT_COSINE_MATCH}"
+FACTS_VERSION = f"{facts.FACT_TERM_MATCH}/{facts.FACT_TERM_FLOOR}/{facts.FACT_COSINE_MATCH}"
 
 
 class ResultCache:
