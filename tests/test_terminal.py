@@ -125,6 +125,9 @@ def test_rendering_fits_80_columns_with_references_and_uncited_papers() -> None:
     assert "https://arxiv.org/abs/2301.00001" in plain
     refs = plain.split("Also retrieved")[0]
     assert "Paper number 2" not in refs and "Paper number 2" in plain
+    # uncited papers are bulleted: a number there would read as a citation of the answer
+    others = plain.split("Also retrieved, not cited")[1]
+    assert "- Paper number 2" in others and "[2]" not in others
     assert "mode: extractive (extractive)" not in plain
     assert "extractive (sentences quoted from the abstracts, no LLM)" in plain
 

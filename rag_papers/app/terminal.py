@@ -19,7 +19,7 @@ from typing import TextIO
 
 from rag_papers.errors import RagPapersError
 from rag_papers.sanitize import strip_controls
-from rag_papers.types import Answer, RetrievedPaper
+from rag_papers.types import Answer
 
 # CSI (ESC [ ... final), OSC (ESC ] ... BEL or ESC \), other two-byte escapes, then any C0/C1
 # control character except newline and tab.
@@ -124,17 +124,6 @@ def paper_authors(meta: dict[str, object] | None) -> str:
     return f"{n} author{'s' if n != 1 else ''}" if n > 0 else ""
 
 
-def also_retrieved(answer: Answer) -> list[tuple[int, RetrievedPaper]]:
-    """The papers retrieved for the answer but not cited in it, with their source numbers."""
-    listed = getattr(answer, "also_retrieved", None)
-    cited = {c.number for c in answer.citations}
-    numbered = list(enumerate(answer.contexts, start=1))
-    if listed is not None:
-        ids = {getattr(p, "paper_id", p) for p in listed}
-        return [(n, p) for n, p in numbered if p.paper_id in ids]
-    return [(n, p) for n, p in numbered if n not in cited]
-
-
 def filter_note(answer: Answer) -> str:
     """What a date filter left out, or '' (papers without a date cannot match a date range)."""
     n = int(getattr(answer, "undated_excluded", 0) or 0)
@@ -180,16 +169,14 @@ def render_answer(answer: Answer, style: Style | None = None) -> str:
             if c.quote:
                 note = "  (citation added by the checker)" if c.added_by_code else ""
                 out.append(s.dim(s.wrap(f"“{clean(c.quote)}”{note}", pad)))
-    others = also_retrieved(answer)
-    if others:
+    if answer.also_retrieved:
         out += ["", s.bold("Also retrieved, not cited")]
-        for n, p in others:
+        for p in answer.also_retrieved:  # bulleted: numbers here would read as citations
             bits = [paper_date(p.metadata)]
             link = paper_link(p.metadata)
             if link:
                 bits.append(link)
-            num = f"[{n}] "
-            out.append(s.wrap(f"{clean(p.title)} ({' · '.join(bits)})", " " * len(num), num))
+            out.append(s.wrap(f"{clean(p.title)} ({' · '.join(bits)})", "  ", "- "))
     notes = []
     if answer.dropped_citations:
         notes.append(
