@@ -51,6 +51,8 @@ def sentences_citing(ans: Answer, number: int) -> list[str]:
         ("wrapped\nacross   lines", "wrapped across lines"),
         (r"$\sim$3B tokens and \textbf{bold}", "~3B tokens and bold"),
         ("three times as many", "three times as many"),
+        ("fine-tuning---with a selected rate", "fine-tuning—with a selected rate"),
+        ("a ---- rule stays", "a ---- rule stays"),
     ],
 )
 def test_display_text_renders_latex_and_arxiv_escapes(raw: str, shown: str) -> None:

@@ -83,6 +83,7 @@ def display_text(text: str) -> str:
     if "\\" in text:
         text = _WRAPPERS.sub(r"\1", text)
         text = _COMMAND.sub(_command, text)
+    text = re.sub(r"(?<!-)---(?!-)", "—", text)  # LaTeX's em dash, as arXiv abstracts write it
     text = _GLUED_TIMES_STRICT.sub(r"\1×", text)
     text = re.sub(r"(\d)\s+×", r"\1×", text)
     text = re.sub(r"(\d)\s+%", r"\1%", text)
