@@ -350,11 +350,15 @@ def test_pick_a_collection_ask_and_download_the_answer(
     try:
         with browser_page(f"http://127.0.0.1:{port}/") as pg:
             assert pg.locator("#download-markdown").is_disabled()  # nothing answered yet
+            # A question typed before switching survives the switch (it used to be wiped).
+            pg.fill("#question textarea", "What does MoE-Mamba combine?")
             pg.locator("#collection input").click()
             pg.get_by_role("option", name="refs").click()
             pg.wait_for_function(
                 "() => document.querySelector('#status').innerText.includes('8 papers')"
             )
+            pg.wait_for_timeout(500)  # let every step of the switch reach the page
+            assert pg.locator("#question textarea").input_value() == "What does MoE-Mamba combine?"
             answer = ask(pg, "What does MoE-Mamba combine?", 0)
             assert "MoE-Mamba" in pg.locator("#references").inner_text()
             assert answer.locator("a.cite").count() >= 1

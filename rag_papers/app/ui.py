@@ -135,9 +135,14 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
         chosen = pages.get(collection)
         return chosen.new_chat(pages.session_for(chosen, session))
 
-    def forget_unindexed(session: Any, collection: Any = None) -> ChatOutputs:
+    # Switching collection and finishing an ingest leave the question box alone: a visitor may
+    # be typing, and a late "" from these events would wipe the question before it is sent.
+    def switch_collection(session: Any, collection: Any = None) -> tuple[Any, ...]:
+        return new_chat(session, collection)[:3]
+
+    def forget_unindexed(session: Any, collection: Any = None) -> tuple[Any, ...]:
         chosen = pages.get(collection)
-        return chosen.forget_unindexed(pages.session_for(chosen, session))
+        return chosen.forget_unindexed(pages.session_for(chosen, session))[:3]
 
     def downloads(session: Any) -> tuple[gr.DownloadButton, gr.DownloadButton]:
         md, bib = (answer_download(session, fmt) for fmt in ("markdown", "bibtex"))
@@ -399,13 +404,14 @@ def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = N
             collection_choices, None, collection, api_visibility="private"
         )
         # Another collection: its own conversation, papers, years and statistics.
+        conversation = [chatbot, refs, session]  # chat_outputs without the question box
         collection.change(
-            new_chat, [session, collection], chat_outputs, api_visibility="private"
+            switch_collection, [session, collection], conversation, api_visibility="private"
         ).then(refresh, [collection], refresh_outputs, api_visibility="private").then(**offer)
         after_ingest: dict[str, Any] = {
             "fn": forget_unindexed,
             "inputs": [session, collection],
-            "outputs": chat_outputs,
+            "outputs": conversation,
         }
         index_btn.click(
             index_sample,
