@@ -19,6 +19,7 @@ from rag_papers.errors import (
     LLMError,
     QuestionError,
     RagPapersError,
+    StoreDamagedError,
 )
 from rag_papers.index.ingest import IngestSummary, ingest
 
@@ -57,6 +58,7 @@ __all__ = [
     "RetrievedPaper",
     "Retriever",
     "Settings",
+    "StoreDamagedError",
     "aanswer",
     "answer",
     "ingest",

@@ -26,6 +26,7 @@ EXPECTED = {
     "RetrievedPaper",
     "Retriever",
     "Settings",
+    "StoreDamagedError",
     "aanswer",
     "answer",
     "ingest",
