@@ -13,8 +13,11 @@ with the collection (it sees one batch at a time). The store records the real mo
 
 Reported per file: peak RSS of the child (ru_maxrss), RSS sampled every 0.5 s (the curve
 shows whether memory stays flat while embedding), seconds until the first model batch was
-embedded (its group is written to the store right after: dense search works from then on) and the total time. Results go to
-eval/results/bench_stream_ingest.json. Not a test: run it by hand.
+embedded (its group is written to the store right after: dense search works from then on),
+the total time, and for each ingest phase (reading, loading the model, chunking, the BM25
+build) when it started with the RSS and the peak RSS at that moment: the BM25 phase's
+figures are memory at the end of writing, before the keyword index is built. Results go to
+eval/results/bench_stream_ingest.json under --label. Not a test: run it by hand.
 """
 
 from __future__ import annotations
@@ -64,9 +67,17 @@ embed.make_embed_model = lambda settings: StandIn()
 from rag_papers.index.ingest import ingest
 from rag_papers.settings import Settings
 
+phases = {}
 def progress(phase, done=0, total=None):
     if phase == "embedding chunks" and done and not first:
         first.append(round(time.perf_counter() - start, 1))
+    if phase not in phases and phase != "embedding chunks":
+        # where each phase starts: seconds, RSS now, peak RSS so far (MB)
+        phases[phase] = (
+            round(time.perf_counter() - start, 1),
+            round(rss_mb()),
+            round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        )
 
 path, home = sys.argv[1:3]
 summary = ingest([path], settings=Settings(home=home), progress=progress)
@@ -74,6 +85,7 @@ print(json.dumps({
     "papers": summary.read, "chunks": summary.chunks,
     "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     "first_batch_embedded_s": first[0] if first else None,
+    "phases_s_rss_peak_mb": phases,
     "total_s": round(time.perf_counter() - start, 1),
     "rss_mb_samples": samples[:: max(1, len(samples) // 40)],
 }))
@@ -102,8 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         "--code", type=Path, default=ROOT, help="checkout whose rag_papers is measured"
     )
     parser.add_argument("--label", default="streamed")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="JSON file to add to")
     args = parser.parse_args(argv)
-    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    results = json.loads(args.results.read_text()) if args.results.is_file() else {}
     for path in args.files:
         home = (
             args.work
@@ -115,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         got["file_mb"] = round(path.stat().st_size / 2**20, 1)
         print(json.dumps({k: v for k, v in got.items() if k != "rss_mb_samples"}), flush=True)
         results.setdefault(args.label, {})[path.name] = got
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(results, indent=2))
+        args.results.parent.mkdir(parents=True, exist_ok=True)
+        args.results.write_text(json.dumps(results, indent=2))
         subprocess.run(["rm", "-rf", str(home)], check=True)
     return 0
 

@@ -124,6 +124,16 @@ class FaultScript:
         """A JSON completion whose message also carries `reasoning_content` (vLLM, Ollama)."""
         return self.push(Behaviour("ok", text=text, reasoning=reasoning))
 
+    def only_thinking(self, *, streamed: bool, reasoning: str = "Let me think this over.") -> Self:
+        """A reply that is only a <think>…</think> block, nothing after it (as a reasoning
+        model cut off by max_tokens sends): JSON, or streamed with the tags split over chunks."""
+        text = f"<think>{reasoning}</think>\n"
+        if streamed:
+            return self.stream(
+                text, pieces=["<thi", "nk>", *split_words(reasoning), "</th", "ink>\n"]
+            )
+        return self.ok(text)
+
     def broken_stream(self, pieces: list[str]) -> Self:
         """An SSE stream that sends `pieces` then drops the connection without finishing."""
         return self.push(Behaviour("broken_stream", pieces=pieces))

@@ -69,10 +69,15 @@ def null_content(server: FaultServer, streamed: bool) -> None:
         )
 
 
+def only_thinking(server: FaultServer, streamed: bool) -> None:
+    server.only_thinking(streamed=streamed)
+
+
 FAULTS: dict[str, Callable[[FaultServer, bool], None]] = {
     "html with 200": html_page,
     "empty choices": empty_choices,
     "content null": null_content,
+    "only a <think> block": only_thinking,
 }
 PATHS = ["complete", "stream", "acomplete"]
 
@@ -120,6 +125,45 @@ def test_streamed_ask_with_an_html_reply_exits_with_an_error_not_an_abstention(
     assert code == 2, (out, err)
     assert "do not answer" not in out
     assert "error: LLM endpoint" in err and "malformed" in err
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_reply_that_is_only_reasoning_is_named_as_such(
+    path: str, fault_server: FaultServer
+) -> None:
+    for _ in range(2):
+        fault_server.only_thinking(streamed=path == "stream")
+    with pytest.raises(LLMError, match=r"only reasoning \(<think>…</think>\) with no answer"):
+        run_path(make(fault_server), path)
+    assert fault_server.attempts == 2
+
+
+def test_an_answer_after_a_think_block_is_not_a_fault(fault_server: FaultServer) -> None:
+    fault_server.stream("<think>Weigh it.</think> Attention weighs tokens [1].")
+    text = run_path(make(fault_server), "stream")
+    assert text == "<think>Weigh it.</think> Attention weighs tokens [1]."  # qa strips it
+    assert fault_server.attempts == 1
+
+
+@pytest.mark.parametrize("streamed", [True, False])
+def test_ask_with_only_reasoning_in_the_reply_exits_with_an_error_not_an_answer(
+    streamed: bool,
+    fault_server: FaultServer,
+    small_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", fault_server.base_url)
+    monkeypatch.setenv("RAG_PAPERS_LLM_MAX_ATTEMPTS", "2")
+    monkeypatch.setenv("RAG_PAPERS_LLM_MAX_WAIT", "0.01")
+    fault_server.only_thinking(streamed=streamed).only_thinking(streamed=streamed)
+    args = ["--home", str(small_home), "ask", "What do LLMs struggle with?", "--mode", "openai"]
+    code = main(args + ([] if streamed else ["--json"]))
+    out, err = capsys.readouterr()
+    assert code == 2, (out, err)
+    assert "do not answer" not in out and "Let me think" not in out
+    assert "error: LLM endpoint" in err and "only reasoning" in err
+    assert fault_server.attempts == 2
 
 
 # -- nothing leaked ------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag_papers import _offline  # noqa: F401
+from rag_papers.index.bm25_build import write_bm25
 from rag_papers.index.locking import file_lock
 from rag_papers.index.store import PaperStore
 from rag_papers.settings import Settings
@@ -60,29 +61,6 @@ def mark_changed(store: PaperStore) -> None:
 
 def lock_path(settings: Settings) -> Path:
     return settings.bm25_dir.with_name(settings.bm25_dir.name + ".lock")
-
-
-def _nodes_from_store(store: PaperStore) -> list[Any]:
-    from llama_index.core.schema import TextNode
-
-    nodes = []
-    for ids, docs, metas in store.iter_chunks():
-        for cid, doc, meta in zip(ids, docs, metas, strict=False):
-            # Only what filters and grouping need; the abstract is fetched from the store later.
-            keep = {
-                k: meta.get(k)
-                for k in ("paper_id", "title", "year", "published_ord", "chunk_index")
-            }
-            nodes.append(
-                TextNode(
-                    id_=cid,
-                    text=f"{meta.get('title', '')}\n\n{doc}",
-                    metadata=keep,
-                    excluded_embed_metadata_keys=list(keep),
-                    excluded_llm_metadata_keys=list(keep),
-                )
-            )
-    return nodes
 
 
 def _file_sizes(folder: Path) -> dict[str, int]:
@@ -141,14 +119,15 @@ def _clean_leftovers(target: Path) -> None:
 
 
 def rebuild_bm25(
-    store: PaperStore, settings: Settings, *, bump: bool = False
+    store: PaperStore, settings: Settings, *, bump: bool = False, load: bool = True
 ) -> BM25Retriever | None:
     """Build the BM25 index from every chunk in the store and persist it; None if empty.
 
     A writer (ingest) passes bump=True to give the store a new version, which tells every
     reader its copy is stale; a reader rebuilding its own copy keeps the store's version,
     and if another process finished a rebuild for that version while this one waited for
-    the lock, that rebuild is loaded instead of doing the work twice.
+    the lock, that rebuild is loaded instead of doing the work twice. With load=False (an
+    ingest, which does not search) the index is written but not loaded: always None.
     """
     target = settings.bm25_dir
     with file_lock(lock_path(settings)):
@@ -158,39 +137,37 @@ def rebuild_bm25(
                 try:
                     marker = _read_marker(target)
                     if marker.get("version") == current:
-                        return _load_checked(target, marker)
+                        return _load_checked(target, marker) if load else None
                 except BM25Damaged:
                     pass
-        return _rebuild_locked(store, settings, bump=bump)
+        written = _rebuild_locked(store, settings, bump=bump)
+        return _load_checked(target, written) if load and written is not None else None
 
 
-def _rebuild_locked(store: PaperStore, settings: Settings, *, bump: bool) -> BM25Retriever | None:
-    from llama_index.retrievers.bm25 import BM25Retriever
-
+def _rebuild_locked(store: PaperStore, settings: Settings, *, bump: bool) -> dict[str, Any] | None:
+    """Write the index from the store's chunks, page by page, and swap it in; its marker."""
     target = settings.bm25_dir
     _clean_leftovers(target)
-    nodes = _nodes_from_store(store)
-    if not nodes:
-        if target.exists():
-            old = target.with_name(f"{target.name}.old-{uuid.uuid4().hex[:8]}")
-            target.rename(old)
-            shutil.rmtree(old, ignore_errors=True)
-        return None
-    retriever = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=settings.candidates)
     tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
-        retriever.persist(str(tmp), show_progress=False)
+        chunks = write_bm25(store.iter_chunks(), tmp, top_k=settings.candidates)
+        if not chunks:
+            if target.exists():
+                old = target.with_name(f"{target.name}.old-{uuid.uuid4().hex[:8]}")
+                target.rename(old)
+                shutil.rmtree(old, ignore_errors=True)
+            return None
         version = None if bump else store_version(store, fresh=True)
         if version is None:
             version = uuid.uuid4().hex
             _set_store_version(store, version)
-        marker = {"version": version, "chunks": len(nodes), "files": _file_sizes(tmp)}
+        marker = {"version": version, "chunks": chunks, "files": _file_sizes(tmp)}
         (tmp / MARKER).write_text(json.dumps(marker))
         _swap_in(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    log.info("BM25 index rebuilt over %d chunks", len(nodes))
-    return retriever
+    log.info("BM25 index rebuilt over %d chunks", chunks)
+    return marker
 
 
 def load_bm25(store: PaperStore, settings: Settings) -> BM25Retriever | None:

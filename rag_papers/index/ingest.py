@@ -285,7 +285,7 @@ def ingest(
             store.delete_papers(known.superseded)
         if todo or known.superseded or rebuild or not settings.bm25_dir.exists():
             report("building the keyword (BM25) index")
-            rebuild_bm25(store, settings, bump=True)
+            rebuild_bm25(store, settings, bump=True, load=False)
         else:  # nothing changed, but the keyword index may have been damaged since
             ensure_bm25(store, settings)
         _write_manifest(settings, summary, store.location, store.count_chunks())

@@ -173,7 +173,7 @@ def remove_papers(paper_ids: list[str], settings: Settings | None = None) -> Rem
         mark_changed(store)
         for pid in found:
             store.delete_papers([pid])
-        rebuild_bm25(store, settings, bump=True)
+        rebuild_bm25(store, settings, bump=True, load=False)
         update_manifest(
             settings,
             store=store.location,

@@ -36,6 +36,7 @@ from rag_papers.providers.openai_http import (
     is_retryable,
     sync_client,
 )
+from rag_papers.providers.reasoning import ReasoningFilter, strip_reasoning
 from rag_papers.providers.registry import make_llm
 from rag_papers.providers.retry import RetryPolicy, attempts_made, retry_after_seconds
 from rag_papers.sanitize import RedactingFilter, redact, register_secret
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
     from rag_papers.settings import Settings
 
 log = logging.getLogger(__name__)
+
+ONLY_REASONING = "the reply is only reasoning (<think>…</think>) with no answer after it"
 # The HTTP libraries log request URLs (with any user:password in them) on their own loggers;
 # a filter there redacts each record before any handler, ours or an embedding app's, sees it.
 for _name in ("httpx", "httpcore", "openai", "openai._base_client", "openai._client"):
@@ -272,23 +275,31 @@ class OpenAICompatLLM:
             stream = self._client.chat.completions.create(**kwargs, stream=True)
         iterator = iter(stream)
         buffered: list[Any] = []
+        visible = ReasoningFilter()  # reasoning (<think>…</think>) is not an answer
         try:
             for chunk in iterator:
                 if not hasattr(chunk, "choices"):
                     raise MalformedResponse(f"stream chunk is not a completion chunk: {chunk!r}")
                 buffered.append(chunk)
-                if self._chunk_text(chunk):
+                if visible.feed(self._chunk_text(chunk)).strip():
                     break
-            if not any(self._chunk_text(c).strip() for c in buffered):
-                # An HTML error page sent with status 200 parses as an SSE stream of no
-                # events; empty `choices` and `content: null` also end here. All are faults.
-                ctype = stream.response.headers.get("content-type", "")
-                kind = "" if "event-stream" in ctype else f" (content-type {ctype or 'none'})"
-                raise MalformedResponse(f"the stream ended without any answer text{kind}")
+            else:
+                if not visible.flush().strip():
+                    raise self._no_answer(stream, buffered)
         except BaseException:
             stream.close()
             raise
         return stream, iterator, buffered
+
+    def _no_answer(self, stream: openai.Stream[Any], buffered: list[Any]) -> MalformedResponse:
+        """The fault of a stream that ended with no answer text, named for the log and user."""
+        if any(self._chunk_text(c).strip() for c in buffered):
+            return MalformedResponse(ONLY_REASONING)
+        # An HTML error page sent with status 200 parses as an SSE stream of no events;
+        # empty `choices` and `content: null` also end here. All are faults.
+        ctype = stream.response.headers.get("content-type", "")
+        kind = "" if "event-stream" in ctype else f" (content-type {ctype or 'none'})"
+        return MalformedResponse(f"the stream ended without any answer text{kind}")
 
     @staticmethod
     def _chunk_text(chunk: Any) -> str:
@@ -312,6 +323,8 @@ class OpenAICompatLLM:
             raise MalformedResponse(f"message content is {type(content).__name__}, not text")
         if not content.strip():
             raise MalformedResponse("the message content is empty")
+        if not strip_reasoning(content).strip():
+            raise MalformedResponse(ONLY_REASONING)
         usage = _usage_dict(getattr(response, "usage", None))
         model = getattr(response, "model", None)
         return LLMReply(

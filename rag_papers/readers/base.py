@@ -10,9 +10,11 @@ import bisect
 import datetime as dt
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import NoReturn
 
 from rag_papers.errors import InputError
 from rag_papers.types import Paper
@@ -90,6 +92,39 @@ def load_text(path: str | Path) -> tuple[Path, str]:
     if not text.strip():
         raise InputError(f"{p}: file is empty — add papers to it or leave it out")
     return p, text
+
+
+def text_lines(path: str | Path) -> Iterator[str]:
+    """The lines of a UTF-8 text file, read one at a time: `load_text(path)[1].splitlines()`
+    without ever holding the whole file (a 120,000-paper JSON Lines file is 190 MB).
+
+    Refuses what load_text refuses, with its messages (missing, a folder, empty, NUL bytes,
+    not UTF-8); a problem met part-way through is raised there, after the lines before it
+    were yielded, so a caller keeps nothing it read until the iterator is exhausted.
+    """
+    p = Path(path)
+    if not p.exists() or p.is_dir():
+        _refuse(p)
+    seen_text = False
+    with p.open("rb") as f:
+        for number, raw in enumerate(f):  # split at b"\n" only: never inside a character
+            if b"\x00" in raw:
+                _refuse(p)
+            try:
+                line = raw.decode("utf-8-sig" if number == 0 else "utf-8")
+            except UnicodeDecodeError:
+                _refuse(p)
+            seen_text = seen_text or bool(line.strip())
+            yield from line.splitlines()  # also \r, \u2028 ... as str.splitlines() does
+    if not seen_text:
+        _refuse(p)
+
+
+def _refuse(p: Path) -> NoReturn:
+    """Raise load_text's InputError for a file text_lines cannot read (it reads it whole to
+    name the first problem exactly as load_text does: only ever for a broken file)."""
+    load_text(p)
+    raise InputError(f"{p}: changed while it was being read — read it again")
 
 
 class LineIndex:

@@ -7,7 +7,7 @@ import io
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -135,8 +135,13 @@ def add_record(raw: RawEntries, record: object, where: str, key_id: str | None =
 
 
 def jsonl_entries(path: Path, text: str) -> RawEntries:
+    return jsonl_line_entries(path, text.splitlines())
+
+
+def jsonl_line_entries(path: Path, lines: Iterable[str]) -> RawEntries:
+    """One paper per line, taking lines as they come (a file is read by `text_lines`)."""
     raw = RawEntries()
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:

@@ -17,12 +17,17 @@ from pathlib import Path
 
 from rag_papers.errors import InputError
 from rag_papers.readers.atom import atom_entries
-from rag_papers.readers.base import RawEntries, ReadResult, load_text
+from rag_papers.readers.base import RawEntries, ReadResult, load_text, text_lines
 from rag_papers.readers.bibtex import bibtex_entries, looks_bibtex
 from rag_papers.readers.csl import csl_entries, looks_csl
 from rag_papers.readers.dedupe import finish
 from rag_papers.readers.listing import listing_entries
-from rag_papers.readers.records import csv_entries, json_entries, jsonl_entries
+from rag_papers.readers.records import (
+    csv_entries,
+    json_entries,
+    jsonl_entries,
+    jsonl_line_entries,
+)
 from rag_papers.readers.ris import looks_ris, ris_entries
 from rag_papers.readers.zotero import looks_zotero_csv, zotero_csv_entries
 
@@ -39,8 +44,8 @@ def read_listing(path: str | Path) -> ReadResult:
 
 def read_jsonl(path: str | Path) -> ReadResult:
     """One JSON paper object per line; a malformed line is a warning, not the end of the file."""
-    p, text = load_text(path)
-    return finish([jsonl_entries(p, text)])
+    p = Path(path)
+    return finish([jsonl_line_entries(p, text_lines(p))])
 
 
 def read_json(path: str | Path) -> ReadResult:
@@ -102,6 +107,8 @@ class Reader:
     sniff: Callable[[str], bool]
     entries: Callable[[Path, str], RawEntries]
     label: str  # what a user calls it, for help and messages
+    # the same entries from the file's lines as they are read, for formats that allow it
+    line_entries: Callable[[Path, Iterable[str]], RawEntries] | None = None
 
 
 READERS: tuple[Reader, ...] = (
@@ -110,7 +117,14 @@ READERS: tuple[Reader, ...] = (
     Reader("ris", (".ris",), looks_ris, ris_entries, "RIS"),
     Reader("zotero_csv", (".csv",), looks_zotero_csv, zotero_csv_entries, "Zotero CSV"),
     Reader("csl_json", (".json",), looks_csl, csl_entries, "CSL-JSON"),
-    Reader("jsonl", (".jsonl", ".ndjson", ".json"), _looks_jsonl, jsonl_entries, "JSON Lines"),
+    Reader(
+        "jsonl",
+        (".jsonl", ".ndjson", ".json"),
+        _looks_jsonl,
+        jsonl_entries,
+        "JSON Lines",
+        jsonl_line_entries,
+    ),
     Reader("json", (".json",), _looks_json, json_entries, "JSON"),
     Reader("csv", (".csv", ".tsv"), _looks_csv, csv_entries, "CSV"),
     Reader("listing", (".txt",), _never, listing_entries, "HF Papers listing text"),
@@ -140,6 +154,25 @@ def detect(path: Path, text: str) -> Reader:
             if _sniffs(reader, text) and (suffix != ".txt" or not reader.kind.endswith("csv")):
                 return reader
     return claiming[0] if claiming else READERS[-1]
+
+
+def by_suffix(path: Path) -> Reader | None:
+    """The reader `detect` picks from the suffix alone, whatever the text (the one reader
+    claiming it, unless .txt, which is sniffed), so the file can be read as it streams."""
+    suffix = path.suffix.lower()
+    claiming = [r for r in READERS if suffix in r.suffixes]
+    return claiming[0] if len(claiming) == 1 and suffix != ".txt" else None
+
+
+def read_file(path: Path) -> tuple[Reader, RawEntries]:
+    """One file's reader and entries: line by line when its format allows (JSON Lines: the
+    file is never held whole), else from its whole text (a JSON array needs a full parse)."""
+    reader = by_suffix(path)
+    if reader is not None and reader.line_entries is not None:
+        return reader, reader.line_entries(path, text_lines(path))
+    p, text = load_text(path)
+    reader = detect(p, text)
+    return reader, reader.entries(p, text)
 
 
 def _skip_reason(path: Path) -> str:
@@ -193,11 +226,13 @@ def read_paths(paths: Iterable[str | Path], *, strict: bool = False) -> ReadResu
     if not files:
         raise InputError("no input paths given — pass files or directories of papers")
     for path in files:
-        p, text = load_text(path)
-        reader = detect(p, text)
-        raw = reader.entries(p, text)
+        reader, raw = read_file(path)
         logger.info(
-            "read %d entries from %s (%s, %d skipped)", len(raw.papers), p, reader.kind, raw.skipped
+            "read %d entries from %s (%s, %d skipped)",
+            len(raw.papers),
+            path,
+            reader.kind,
+            raw.skipped,
         )
         raws.append(raw)
     result = finish(raws)
