@@ -12,7 +12,7 @@ from fault_server import FaultServer
 
 from rag_papers.evaluation.run import check_floors, parse_floor
 from rag_papers.qa.chat import Assistant
-from rag_papers.qa.citations import CANNOT_ANSWER, cited_numbers, renumber
+from rag_papers.qa.citations import CANNOT_ANSWER, StreamRenumber, cited_numbers, renumber
 from rag_papers.qa.compose import question_shape
 from rag_papers.qa.display import display_text, is_boilerplate
 from rag_papers.qa.evidence import states_number
@@ -178,6 +178,48 @@ def test_off_domain_questions_abstain(sample_pipeline: Pipeline) -> None:
         assert len(ans.also_retrieved) == len(ans.contexts)
 
 
+def test_paraphrase_words_the_collection_never_uses_do_not_abstain(
+    sample_pipeline: Pipeline,
+) -> None:
+    """'colouring' and 'safeguards' are not in any abstract; the papers answer in other words."""
+    colour = sample_pipeline.run(
+        "Compare the two approaches to colouring grayscale video in the collection."
+    )
+    assert not colour.abstained and colour.citations
+    safe = sample_pipeline.run(
+        "Which papers add safeguards that stop text-to-image diffusion models from "
+        "generating unsafe concepts?"
+    )
+    assert not safe.abstained and safe.citations
+
+
+def test_a_question_about_what_no_retrieved_paper_names_abstains(
+    sample_pipeline: Pipeline,
+) -> None:
+    """Advice about a GAN, answered once from a data-selection paper that never says GAN; a
+    version the papers never name (Llama 7) is not answered from the Llama papers."""
+    for question in (
+        "Which optimizer would you recommend for training a small GAN on a laptop GPU?",
+        "What context window does Llama 7 have?",
+    ):
+        ans = sample_pipeline.run(question)
+        assert ans.abstained and not ans.citations, (question, ans.text)
+
+
+def test_names_versions_and_acronyms_are_matched_in_paper_text() -> None:
+    from rag_papers.qa.compose import spelled_out, versioned_names
+
+    found = versioned_names("How many tokens was Llama 3 trained on, versus GPT-4?")
+    assert set(found) == {"Llama 3", "GPT-4"}
+    assert found["Llama 3"].search("we train LLaMA-3 8B") and not found["Llama 3"].search(
+        "Llama 2 and Llama 30B"
+    )
+    assert versioned_names("In 2023, what did the model do?") == {}
+    assert spelled_out("CTR", "Deep Interest Network for Click-Through Rate Prediction")
+    assert not spelled_out("CTR", "click rates")
+    assert not spelled_out("GPT", "GPT")  # only spelled-out words count
+
+
 def test_a_lookup_cites_the_one_paper_that_answers(sample_pipeline: Pipeline) -> None:
     ans = sample_pipeline.run("How does MiniLM compress a large Transformer?")
     check_numbering(ans)
@@ -258,6 +300,32 @@ def test_llm_reasoning_never_reaches_text_citations_or_stream(
     assert shown.startswith("MRL nests")
     check_numbering(final)
     assert "plan" not in final.text and len(final.citations) == 2
+
+
+def test_llm_stream_shows_the_numbers_of_the_final_answer(
+    small_index, fault_server: FaultServer
+) -> None:
+    """The model cites sources [3] then [1]; the draft a reader watches already reads [1] then
+    [2], as the finished answer does (it used to show [3] and change under the reader)."""
+    pipe = Pipeline(llm_settings(small_index, fault_server))
+    pieces = ["MRL nests coarse-to-fine embeddings [", "3]. Smaller prefixes ", "still work [1]."]
+    fault_server.stream("".join(pieces), pieces=pieces)
+    items = list(pipe.stream(MRL_Q))
+    shown = "".join(i for i in items if isinstance(i, str))
+    final = items[-1]
+    assert isinstance(final, Answer)
+    assert shown.strip() == final.text.strip()
+    assert cited_numbers(shown) == [1, 2]
+    assert [c.rank for c in final.citations] == [3, 1]
+
+
+def test_stream_renumber_holds_split_markers_and_keeps_unknown_numbers() -> None:
+    numbers = StreamRenumber(n_sources=5)
+    out = [numbers.feed(d) for d in ["A [4", "] and [2, 4]", " then [9] and [ x", "y] [5"]]
+    out.append(numbers.flush())
+    assert out[0] == "A "  # "[4" might be a marker: held back
+    assert "".join(out) == "A [1] and [2][1] then [9] and [ xy] [5"  # an unclosed "[5" is text
+    assert numbers.order == {4: 1, 2: 2}
 
 
 def test_llm_sources_list_becomes_citations(small_index, fault_server: FaultServer) -> None:

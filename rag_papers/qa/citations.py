@@ -188,8 +188,45 @@ def renumber(text: str, citations: list[Citation] | None = None) -> str:
     return MARKER.sub(fix, text)
 
 
+class StreamRenumber:
+    """Stream filter: the [n] markers of a streamed reply renumbered 1..n by first
+    appearance, as `renumber` numbers the finished answer, so the draft a reader watches
+    cites the same numbers as the answer that replaces it. A marker split across deltas is
+    held back until it closes; numbers that are not sources stay as written (finish() drops
+    them)."""
+
+    HOLD = 24  # an unclosed "[" further back than this is text, not a marker
+
+    def __init__(self, n_sources: int) -> None:
+        self.n_sources = n_sources
+        self.order: dict[int, int] = {}
+        self._pending = ""
+
+    def feed(self, delta: str) -> str:
+        text = self._pending + delta
+        cut = text.rfind("[")
+        if cut >= 0 and "]" not in text[cut:] and len(text) - cut <= self.HOLD:
+            text, self._pending = text[:cut], text[cut:]
+        else:
+            self._pending = ""
+        return MARKER.sub(self._fix, text)
+
+    def flush(self) -> str:
+        rest, self._pending = self._pending, ""
+        return MARKER.sub(self._fix, rest)
+
+    def _fix(self, m: re.Match[str]) -> str:
+        numbers = marker_numbers(m)
+        if not all(1 <= n <= self.n_sources for n in numbers):
+            return m.group(0)
+        for n in numbers:
+            self.order.setdefault(n, len(self.order) + 1)
+        return "".join(f"[{self.order[n]}]" for n in dict.fromkeys(numbers))
+
+
 __all__ = [
     "CANNOT_ANSWER",
+    "StreamRenumber",
     "MARKER",
     "attribute",
     "attributed_numbers",

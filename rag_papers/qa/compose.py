@@ -24,10 +24,12 @@ from rag_papers.qa.evidence import (
     Support,
     content_terms,
     coverage,
+    looks_like_name,
     named_terms,
     quantity_terms,
     specific_terms,
     states_number,
+    stopwords,
 )
 
 if TYPE_CHECKING:
@@ -59,6 +61,9 @@ RARE_NAME_DF = 8
 # Abstain when the best paper's evidence (best sentence + half its coverage of the question
 # + the best dense similarity of any retrieved paper) is under this.
 EVIDENCE_FLOOR = 0.88
+# ... raised by this when the question uses a word the collection never does: it may be a
+# paraphrase (colouring, safeguards) or the topic itself (jailbreak); the rest must match well.
+UNKNOWN_WORD_MARGIN = 0.2
 
 _LIST = re.compile(
     r"\b(?:which|what)\s+(?:[\w'-]+\s+){0,5}?(?:papers|works|studies|methods|approaches|techniques"
@@ -85,6 +90,22 @@ _BACKGROUND = re.compile(
 
 
 _CAPITALISED = re.compile(r"\b[A-Z][\w-]*")
+# A name with its version, "Llama 3", "GPT-4", "ResNet-50": the family is not the version.
+_VERSIONED = re.compile(r"\b([A-Z][A-Za-z]*[A-Za-z])[ -]?(\d{1,3}(?:\.\d)?)(?![\w.])")
+
+
+def versioned_names(question: str) -> dict[str, re.Pattern[str]]:
+    """Versioned names in the question, each with a pattern that finds it in a paper's text
+    ("Llama 3" finds "Llama 3", "Llama-3" and "LLaMA3", not "Llama 2")."""
+    found = {}
+    for m in _VERSIONED.finditer(strip_context(question)):
+        name, version = m.group(1), m.group(2)
+        if name.lower() in stopwords():
+            continue
+        found[m.group(0)] = re.compile(
+            rf"\b{re.escape(name)}[ -]?{re.escape(version)}(?!\d)", re.IGNORECASE
+        )
+    return found
 
 
 def strip_context(question: str) -> str:
@@ -214,9 +235,9 @@ class Composer:
     def choose(self, question: str, papers: list[PaperEvidence], shape: str) -> list[PaperEvidence]:
         """The papers to cite: the best, and for lists every paper close enough to it."""
         usable = [p for p in papers if p.sentences]
+        if shape != "list":  # the paper about what the question names, if it names something
+            return [max(self.about_names(question, usable) or usable, key=lambda p: p.relevance)]
         top = max(usable, key=lambda p: p.relevance)
-        if shape != "list":
-            return [top]
         names = self.rare_names(question)
         titled = {n: sum(n in content_terms(p.paper.title) for p in usable) for n in names}
         names = {n for n, count in titled.items() if count <= 2}  # a name, not a topic word
@@ -237,12 +258,16 @@ class Composer:
     def rare_names(self, question: str) -> set[str]:
         """Stemmed capitalised names in the question that few chunks contain (ZeroI2V, Aya):
         a paper with one in its title is what the question names."""
+        return set(self.rare_name_words(question).values())
+
+    def rare_name_words(self, question: str) -> dict[str, str]:
+        """The words of rare_names, each with its stemmed term."""
         words = _CAPITALISED.findall(strip_context(question))[1:] if question else []
-        names = set()
+        names = {}
         for word in words:
             for term in content_terms(word):
                 if 0 < self.evidence.stats.df(term) <= RARE_NAME_DF:
-                    names.add(term)
+                    names[word] = term
         return names
 
     def sentences_for(self, question: str, pe: PaperEvidence, shape: str) -> list[Scored]:
@@ -255,7 +280,7 @@ class Composer:
                 s
                 for s in pe.sentences
                 if states_number(s.sentence, question)
-                and (not heads or set(heads) & set(content_terms(s.sentence)))
+                and (not heads or any(names_quantity(s.sentence, h) for h in heads))
             ]
             if numeric and numeric[0] is not best:
                 picks = (
@@ -279,19 +304,28 @@ class Composer:
         if names and not set(names) & set(content_terms(f"{paper.title} {paper.abstract}")):
             return False
         return any(
-            head in {*content_terms(s.sentence), *content_terms(s.sentence.replace("-", ""))}
-            and states_number(s.sentence, question)
+            names_quantity(s.sentence, head) and states_number(s.sentence, question)
             for s in pe.sentences
         )
 
     def abstain_reason(self, question: str, papers: list[PaperEvidence]) -> str | None:
         """Why the retrieved sentences do not answer the question, or None when they may."""
         stats = self.evidence.stats
-        missing = [word for word, term in specific_terms(question) if stats.df(term) == 0]
-        if missing:
+        unseen = [word for word, term in specific_terms(question) if stats.df(term) == 0]
+        missing = [word for word in unseen if looks_like_name(word)]
+        if missing:  # a name the collection never uses: none of its papers is about it
             return f"the collection never mentions {', '.join(missing)}"
+        texts = [f"{pe.paper.title} {pe.paper.abstract}" for pe in papers]
+        versions = versioned_names(question)
+        absent = [n for n, pat in versions.items() if not any(pat.search(t) for t in texts)]
+        if absent:
+            return f"no retrieved paper mentions {', '.join(absent)}"
+        shape = question_shape(question)
+        about = papers if shape == "list" else self.about_names(question, papers)
+        if not about:
+            return "no retrieved paper names what the question names"
         for head in quantity_terms(question):
-            if not any(self.gives_number(question, head, pe) for pe in papers):
+            if not any(self.gives_number(question, head, pe) for pe in about):
                 return f"no retrieved sentence gives a number for '{head}'"
         best = max((pe.raw_best for pe in papers), default=0.0)
         if best < self.abstain_threshold:
@@ -307,9 +341,45 @@ class Composer:
         if dense < DENSE_FLOOR and question == strip_context(question):
             return f"no retrieved abstract is about the question (dense similarity {dense:.3f})"
         evidence = top.raw_best + COVERAGE_WEIGHT * top.paper_coverage + dense
-        if evidence < EVIDENCE_FLOOR:
-            return f"weak evidence {evidence:.3f} (support, coverage, dense similarity) under {EVIDENCE_FLOOR}"
+        floor = EVIDENCE_FLOOR + (UNKNOWN_WORD_MARGIN if unseen else 0.0)
+        if evidence < floor:
+            return (
+                f"weak evidence {evidence:.3f} (support, coverage, dense similarity) under {floor}"
+            )
         return None
+
+    def about_names(self, question: str, papers: list[PaperEvidence]) -> list[PaperEvidence]:
+        """The papers that name every rare or versioned name of the question (all papers when
+        it names none): a lookup is answered by a paper about what it names."""
+        names = self.rare_name_words(question)
+        versions = versioned_names(question).values()
+        if not names and not versions:
+            return papers
+        found = []
+        for pe in papers:
+            text = f"{pe.paper.title} {pe.paper.abstract}"
+            terms = set(content_terms(text))
+            if all(t in terms or spelled_out(w, text) for w, t in names.items()) and all(
+                v.search(text) for v in versions
+            ):
+                found.append(pe)
+        return found
+
+
+def spelled_out(acronym: str, text: str) -> bool:
+    """Does the text spell the acronym out ("CTR": "click-through rate", "ML": "machine
+    learning")? Only for all-capital acronyms of two to six letters."""
+    if not (2 <= len(acronym) <= 6 and acronym.isalpha() and acronym.isupper()):
+        return False
+    words = r"[\s-]+".join(rf"{ch}[a-z]*" for ch in acronym.lower())
+    return re.search(rf"\b{words}\b", text, re.IGNORECASE) is not None
+
+
+def names_quantity(sentence: str, head: str) -> bool:
+    """Does the sentence name the quantity ("error rate": both words; "speedup": also as
+    "speed-up")?"""
+    words = {*content_terms(sentence), *content_terms(sentence.replace("-", ""))}
+    return all(part in words for part in head.split())
 
 
 def short_title(title: str) -> str:

@@ -273,7 +273,8 @@ def specific_terms(question: str) -> list[tuple[str, str]]:
 
 def quantity_terms(question: str) -> list[str]:
     """For a question that asks for a number ("how many training tokens", "what word error
-    rate"), the stemmed noun naming each quantity; empty for other questions."""
+    rate"), the stemmed noun naming each quantity ("token", "error rate": a generic noun keeps
+    the word before it); empty for other questions."""
     heads: list[str] = []
     for m in _QUANTITY.finditer(question):
         phrase = m.group(1) or m.group(2) or ""
@@ -283,18 +284,24 @@ def quantity_terms(question: str) -> list[str]:
                 break
             words.append(word)
         terms = content_terms(" ".join(words).replace("-", ""))  # "speed-ups" -> speedup
-        if terms:
-            heads.append(terms[-1])
+        if terms:  # a generic noun keeps the word before it: "batch size", "error rate"
+            generic = terms[-1] in GENERIC_QUANTITIES and len(terms) > 1
+            heads.append(" ".join(terms[-2:]) if generic else terms[-1])
     return list(dict.fromkeys(heads))
+
+
+# Quantity nouns that say little alone: "what batch size" asks for a batch size, not any size.
+GENERIC_QUANTITIES = frozenset(["size", "rate", "number", "score", "ratio", "count"])
+
+
+def looks_like_name(word: str) -> bool:
+    """Two capitals or a digit: RWKV, NatureLM, GPT-4 (not a word that starts a sentence)."""
+    return sum(ch.isupper() for ch in word) >= 2 or any(ch.isdigit() for ch in word)
 
 
 def named_terms(question: str) -> list[str]:
     """Stemmed terms of names in the question (two capitals or a digit: RWKV, GPT-4, NatureLM)."""
-    return [
-        term
-        for word, term in specific_terms(question)
-        if sum(ch.isupper() for ch in word) >= 2 or any(ch.isdigit() for ch in word)
-    ]
+    return [term for word, term in specific_terms(question) if looks_like_name(word)]
 
 
 _NUMBER_WORDS = frozenset(

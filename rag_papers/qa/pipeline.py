@@ -52,6 +52,7 @@ class LLMCall:
     """A step's request to the driver: answer these messages and send back a Draft."""
 
     messages: list[dict[str, str]]
+    n_sources: int = 0  # the numbered sources in the messages: [1]..[n_sources]
 
 
 Step = Generator["str | LLMCall", "Draft | None", Answer]
@@ -134,7 +135,7 @@ class Pipeline:
             if streaming:  # the text as finish() will number it: 1..n by first appearance
                 yield from re.findall(r"\S+\s*", cites.renumber(draft.text.strip()))
         else:
-            reply = yield LLMCall(self.messages(question, contexts, history))
+            reply = yield LLMCall(self.messages(question, contexts, history), len(contexts))
             assert reply is not None, "the driver must send the LLM's reply back"
             draft = reply
         t_gen = time.perf_counter() - t0
@@ -226,15 +227,16 @@ class Pipeline:
         parts: list[str] = []
         reply = None
         shown = ReasoningFilter()  # reasoning models' <think>…</think> never reaches the reader
+        numbers = cites.StreamRenumber(call.n_sources)  # the numbers the answer will show
         for item in llm.stream(call.messages):  # text deltas, then the reply with its usage
             if not isinstance(item, str):
                 reply = item
                 continue
             parts.append(item)
-            visible = shown.feed(item)
+            visible = numbers.feed(shown.feed(item))
             if visible:
                 yield visible
-        rest = shown.flush()
+        rest = numbers.feed(shown.flush()) + numbers.flush()
         if rest:
             yield rest
         text = "".join(parts)
