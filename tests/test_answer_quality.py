@@ -83,6 +83,9 @@ def test_renumber_by_first_appearance_keeps_the_rank() -> None:
         ("Compare how ZeroI2V and PLLaVA adapt image models to video.", "list"),
         ("How many tokens was TinyLlama pretrained on?", "numeric"),
         ("What is UL2's Mixture-of-Denoisers objective?", "lookup"),
+        ("How do LoRA and adapters differ in trainable parameters?", "list"),
+        ("What is the difference between MoE-Mamba and BlackMamba?", "list"),
+        ("How can a chat model be made by reusing the difference between two models?", "lookup"),
     ],
 )
 def test_question_shape(question: str, shape: str) -> None:

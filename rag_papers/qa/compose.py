@@ -68,7 +68,10 @@ UNKNOWN_WORD_MARGIN = 0.2
 _LIST = re.compile(
     r"\b(?:which|what)\s+(?:[\w'-]+\s+){0,5}?(?:papers|works|studies|methods|approaches|techniques"
     r"|objectives|models|systems|design choices|strategies|datasets|benchmarks)\b"
-    r"|\bcompare\b|\bcomparison\b|\bdiffer\b|\bdifferences?\b|\bthe collection\b|\bpapers\b",
+    r"|\bcompare\b|\bcomparison\b|\bthe collection\b|\bpapers\b"
+    # "how do X and Y differ", "what is the difference between ...": not "reusing the
+    # difference between a base model and its chat version" inside a lookup
+    r"|^(?:how|in what ways?)\b[^?]*\bdiffer\b|^what(?:'s| is| are) the (?:main |key )?differences?\b",
     re.IGNORECASE,
 )
 _NUMERIC = re.compile(
