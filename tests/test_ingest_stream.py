@@ -3,6 +3,7 @@ later ones are still being chunked; and merges of duplicates within a file are r
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -41,3 +42,28 @@ def test_the_summary_says_when_duplicates_within_a_file_were_merged(tmp_path: Pa
     summary = ingest([path], settings=Settings(home=tmp_path / "home"), progress=False)
     assert summary.read == 2 and summary.merged == 2
     assert "read 2 papers (2 duplicate entries merged): 2 new" in summary.line()
+
+
+def test_no_paper_is_held_while_the_keyword_index_is_built(tmp_path: Path) -> None:
+    """The BM25 build reads the store page by page: the papers read from the file are
+    already let go, so what it holds does not grow with the file (counted, not measured)."""
+    path = tmp_path / "papers.jsonl"
+    rows = [
+        {"title": f"Widget study {i}", "abstract": f"Widgets of kind {i} fold."} for i in range(60)
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    alive: dict[str, int] = {}
+
+    def papers_alive() -> int:
+        gc.collect()
+        return sum(type(o) is Paper for o in gc.get_objects())
+
+    def progress(phase: str, done: int = 0, total: int | None = None) -> None:
+        if phase in ("loading the embedding model", "building the keyword (BM25) index"):
+            alive[phase] = papers_alive() - before
+
+    before = papers_alive()
+    summary = ingest([path], settings=Settings(home=tmp_path / "home"), progress=progress)
+    assert summary.new == 60
+    assert alive["loading the embedding model"] >= 60  # while embedding, the papers are needed
+    assert alive["building the keyword (BM25) index"] <= 0

@@ -12,7 +12,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,7 +27,8 @@ from rag_papers.types import Paper, ProgressCallback
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
 
-    from rag_papers.index.store import PaperStore
+    from rag_papers.index.reconcile import Reconciled
+    from rag_papers.index.store import PaperState, PaperStore
 
 log = logging.getLogger(__name__)
 
@@ -208,20 +209,7 @@ def ingest(
         )
 
     summary = IngestSummary()
-    all_papers: list[Paper] = list(papers or [])
-    if paths:
-        report("reading papers")
-        result = sources.read_paths(paths, strict=strict)
-        all_papers.extend(result.papers)
-        summary.warnings = list(result.warnings)
-        summary.skipped = result.skipped
-        summary.merged = result.entries - len(result.papers)
-        summary.no_abstract = list(result.no_abstract)
-        summary.skipped_files = list(result.skipped_files)
-    if papers is not None:  # two Papers with one id would collide in the store
-        all_papers, merged = sources.dedupe(all_papers)
-        summary.merged += merged
-    summary.read = len(all_papers)
+    all_papers = _read_inputs(paths, papers, strict, summary, report)
 
     # One writer per home folder: a second ingest waits (and says so) instead of racing.
     home = Path(settings.home).expanduser()
@@ -244,26 +232,7 @@ def ingest(
         all_papers = known.papers
         summary.read = len(all_papers)
 
-        todo: list[Paper] = []
-        stale_ids: list[str] = []
-        for paper in all_papers:
-            st = states.get(paper.paper_id)
-            if paper.paper_id in known.unchanged and st is not None and st.complete:
-                summary.unchanged += 1
-            elif paper.paper_id in known.updated:
-                summary.updated += 1
-                todo.append(paper)
-                if st is not None:
-                    stale_ids.append(paper.paper_id)
-            elif st is None:
-                summary.new += 1
-                todo.append(paper)
-            elif st.content_hash != paper.content_hash or not st.complete:
-                summary.updated += 1
-                todo.append(paper)
-                stale_ids.append(paper.paper_id)
-            else:
-                summary.unchanged += 1
+        todo, stale_ids = _classify(all_papers, states, known, summary)
 
         if todo and settings.embed_backend == "openai" and confirm is not None:
             tokens, cost = estimate_embedding_cost(todo, settings)
@@ -272,6 +241,8 @@ def ingest(
                     f"ingest cancelled before embedding {len(todo)} papers (~{tokens:,} tokens, "
                     f"~${cost:.4f}) — nothing was written; pass --yes to skip the question"
                 )
+        superseded = known.superseded
+        changed = bool(todo or superseded)
         if todo:
             report("loading the embedding model")
             # loaded only when there is something to embed
@@ -279,11 +250,14 @@ def ingest(
             store.bind_model(model_id, embedding_dim(model))
             mark_changed(store)
             summary.chunks = _embed_and_write(todo, stale_ids, store, model, settings, report)
-        if known.superseded:  # only now that the merged papers are written
+        if superseded:  # only now that the merged papers are written
             if not todo:
                 mark_changed(store)
-            store.delete_papers(known.superseded)
-        if todo or known.superseded or rebuild or not settings.bm25_dir.exists():
+            store.delete_papers(superseded)
+        # Every paper is in the store now: let them go before the BM25 build, which reads the
+        # store page by page and needs none of them (120,000 papers hold about 0.3 GB).
+        del all_papers, todo, stale_ids, known, states
+        if changed or rebuild or not settings.bm25_dir.exists():
             report("building the keyword (BM25) index")
             rebuild_bm25(store, settings, bump=True, load=False)
         else:  # nothing changed, but the keyword index may have been damaged since
@@ -292,6 +266,64 @@ def ingest(
     summary.seconds = time.perf_counter() - start
     log.info(summary.line())
     return summary
+
+
+def _classify(
+    papers: Sequence[Paper],
+    states: Mapping[str, PaperState],
+    known: Reconciled,
+    summary: IngestSummary,
+) -> tuple[list[Paper], list[str]]:
+    """The papers to (re-)embed and the ids whose stored chunks they replace; counts new,
+    updated and unchanged papers in the summary."""
+    todo: list[Paper] = []
+    stale_ids: list[str] = []
+    for paper in papers:
+        st = states.get(paper.paper_id)
+        if paper.paper_id in known.unchanged and st is not None and st.complete:
+            summary.unchanged += 1
+        elif paper.paper_id in known.updated:
+            summary.updated += 1
+            todo.append(paper)
+            if st is not None:
+                stale_ids.append(paper.paper_id)
+        elif st is None:
+            summary.new += 1
+            todo.append(paper)
+        elif st.content_hash != paper.content_hash or not st.complete:
+            summary.updated += 1
+            todo.append(paper)
+            stale_ids.append(paper.paper_id)
+        else:
+            summary.unchanged += 1
+    return todo, stale_ids
+
+
+def _read_inputs(
+    paths: list[str | Path],
+    papers: Sequence[Paper] | None,
+    strict: bool,
+    summary: IngestSummary,
+    report: ProgressCallback,
+) -> list[Paper]:
+    """The papers to ingest, deduplicated, with what reading found noted in the summary."""
+    from rag_papers import readers as sources
+
+    all_papers: list[Paper] = list(papers or [])
+    if paths:
+        report("reading papers")
+        result = sources.read_paths(paths, strict=strict)
+        all_papers.extend(result.papers)
+        summary.warnings = list(result.warnings)
+        summary.skipped = result.skipped
+        summary.merged = result.entries - len(result.papers)
+        summary.no_abstract = list(result.no_abstract)
+        summary.skipped_files = list(result.skipped_files)
+    if papers is not None:  # two Papers with one id would collide in the store
+        all_papers, merged = sources.dedupe(all_papers)
+        summary.merged += merged
+    summary.read = len(all_papers)
+    return all_papers
 
 
 def estimate_embedding_cost(papers: Sequence[Paper], settings: Settings) -> tuple[int, float]:
