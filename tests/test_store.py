@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rag_papers import Filters, Settings
-from rag_papers.index.store import PaperStore, where_clause
+from rag_papers.index.store import DENSE_EF_SEARCH, PaperStore, where_clause, widen_search
 
 PACKAGE = Path(__file__).resolve().parents[1] / "rag_papers"
 
@@ -81,6 +81,52 @@ def test_metadata_records_model_chunking_and_bm25_version(store: PaperStore) -> 
 def test_empty_store_lists_nothing(tmp_path: Path) -> None:
     empty = PaperStore(Settings(home=tmp_path))
     assert empty.list_papers() == [] and empty.count_papers() == 0
+
+
+def test_a_new_collection_is_cosine_with_the_wide_search_beam(tmp_path: Path) -> None:
+    store = PaperStore(Settings(home=tmp_path))
+    hnsw = store.collection.configuration["hnsw"]
+    assert hnsw["space"] == "cosine" and hnsw["ef_search"] == DENSE_EF_SEARCH
+    store.update_metadata(embed_model="m")  # metadata writes keep the configuration
+    store.refresh()
+    assert store.collection.configuration["hnsw"] == hnsw
+    assert store.metadata(fresh=True)["embed_model"] == "m"
+
+
+def test_a_collection_made_by_an_older_version_gets_the_wide_beam_on_opening(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(home=tmp_path)
+    client = PaperStore(settings).client
+    # How versions before DENSE_EF_SEARCH created it: Chroma's default beam of 100.
+    client.create_collection(
+        "papers", embedding_function=None, metadata={"hnsw:space": "cosine", "chunking": "256/32"}
+    )
+    client.get_collection("papers").add(ids=["p#0"], embeddings=[[1.0, 0.0, 0.0]])
+    assert client.get_collection("papers").configuration["hnsw"]["ef_search"] == 100
+
+    store = PaperStore(settings)
+    assert store.collection.configuration["hnsw"]["ef_search"] == DENSE_EF_SEARCH
+    reread = client.get_collection("papers")
+    assert reread.configuration["hnsw"]["ef_search"] == DENSE_EF_SEARCH
+    assert reread.configuration["hnsw"]["space"] == "cosine"
+    assert store.metadata(fresh=True) == {"hnsw:space": "cosine", "chunking": "256/32"}
+    assert store.count_chunks() == 1
+
+
+def test_a_store_that_refuses_the_wider_beam_is_still_opened(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class ReadOnly:  # the part of a Chroma collection widen_search uses
+        name = "papers"
+        configuration = {"hnsw": {"space": "cosine", "ef_search": 100}}
+
+        def modify(self, **_: object) -> None:
+            raise RuntimeError("attempt to write a readonly database")
+
+    with caplog.at_level("WARNING"):
+        widen_search(ReadOnly())  # type: ignore[arg-type]
+    assert "from ef_search 100 to 1000" in caplog.text and "readonly" in caplog.text
 
 
 def test_query_returns_cosine_similarity_and_honours_filters(store: PaperStore) -> None:

@@ -35,6 +35,16 @@ log = logging.getLogger(__name__)
 
 WRITE_BATCH = 1000
 
+# HNSW search beam (hnswlib's ef) for dense queries. With Chroma's default of 100, 2-8 of
+# the 58 dev questions lost one of their 30 nearest chunks of the sample store (992 chunks;
+# exact ranks 8-30), different ones in each process: the embedded store rebuilds its HNSW
+# graph from the write log, in parallel and in a random order, in every process that opens
+# it while fewer than sync_threshold (1000) writes were applied since the graph was saved.
+# A beam at least as large as the store visits every reachable chunk, so the search is
+# exact up to 1000 chunks; beyond that it stays approximate, with a 10x wider beam. It
+# costs about a millisecond a query (fetching the hits' documents and metadata ~30 ms).
+DENSE_EF_SEARCH = 1000
+
 
 DB_FILE = "chroma.sqlite3"
 
@@ -159,10 +169,13 @@ class PaperStore:
             from chromadb.errors import InvalidArgumentError
 
             try:
-                self._collection = self.client.get_or_create_collection(
+                collection = self.client.get_or_create_collection(
                     self.settings.collection,
                     embedding_function=None,  # Chroma's default would download a model: never use it
                     metadata={"hnsw:space": "cosine"},
+                    # Used only when the collection is created; the space must be repeated
+                    # here, or a configuration without it makes Chroma ignore the metadata's.
+                    configuration={"hnsw": {"space": "cosine", "ef_search": DENSE_EF_SEARCH}},
                 )
             except (InvalidArgumentError, ValueError) as exc:
                 raise ConfigError(
@@ -170,6 +183,8 @@ class PaperStore:
                     "RAG_PAPERS_COLLECTION to 3-512 characters from a-z, A-Z, 0-9, '.', '_', '-', "
                     "starting and ending with a letter or digit"
                 ) from exc
+            widen_search(collection)
+            self._collection = collection
         return self._collection
 
     def refresh(self) -> None:
@@ -329,6 +344,37 @@ class PaperStore:
         for i in range(0, len(paper_ids), 500):
             where = {"paper_id": {"$in": list(paper_ids[i : i + 500])}}
             self.collection.delete(where=cast("Where", where))
+
+
+def widen_search(collection: Collection) -> None:
+    """Raise the search beam of a collection made before DENSE_EF_SEARCH (it kept Chroma's
+    100). Done once, on opening, before this process searches it: Chroma reads ef_search
+    when it loads the index, so a process (or Chroma server) that had already loaded it
+    keeps the old beam until it restarts. If the store cannot be written, the old beam
+    stays, with a warning.
+    """
+    hnsw = collection.configuration.get("hnsw") or {}
+    ef_search = hnsw.get("ef_search")
+    if ef_search is None or ef_search >= DENSE_EF_SEARCH:
+        return
+    try:
+        collection.modify(configuration={"hnsw": {"ef_search": DENSE_EF_SEARCH}})
+    except Exception as exc:  # chromadb raises several types for a refused write
+        log.warning(
+            "could not widen the dense search of collection %r from ef_search %s to %s (%s); "
+            "dense retrieval may miss some of the nearest chunks",
+            collection.name,
+            ef_search,
+            DENSE_EF_SEARCH,
+            exc,
+        )
+        return
+    log.info(
+        "collection %r: dense search ef_search %s -> %s",
+        collection.name,
+        ef_search,
+        DENSE_EF_SEARCH,
+    )
 
 
 def _metadatas(got: GetResult) -> list[dict[str, Any]]:
