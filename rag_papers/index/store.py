@@ -34,6 +34,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WRITE_BATCH = 1000
+# Chunks read per page. Each get() of a page costs ~26 kB a chunk in transient allocations
+# (20-odd metadata keys, the node JSON), made on Chroma's worker threads, whose malloc arenas
+# keep their high-water mark: 5000-chunk pages grew a process by ~130 MB a page until every
+# arena had seen one (+1 GB reading a 112k-chunk store); 1000-chunk pages stay flat.
+READ_BATCH = 1000
 
 # HNSW search beam (hnswlib's ef) for dense queries. With Chroma's default of 100, 2-8 of
 # the 58 dev questions lost one of their 30 nearest chunks of the sample store (992 chunks;
@@ -276,8 +281,9 @@ class PaperStore:
         return states
 
     def iter_chunks(
-        self, *, include_documents: bool = True, batch: int = 5000
+        self, *, include_documents: bool = True, batch: int = READ_BATCH
     ) -> Iterator[tuple[list[str], list[str], list[dict[str, Any]]]]:
+        """Every chunk's (ids, documents, metadata), a page of `batch` chunks at a time."""
         if not self.exists():
             return
         include: Include = ["metadatas", "documents"] if include_documents else ["metadatas"]
