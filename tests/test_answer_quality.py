@@ -209,6 +209,28 @@ def test_a_question_about_what_no_retrieved_paper_names_abstains(
         assert ans.abstained and not ans.citations, (question, ans.text)
 
 
+def test_a_number_states_a_quantity_only_next_to_its_name() -> None:
+    from rag_papers.qa.compose import states_quantity
+    from rag_papers.qa.evidence import quantity_terms
+
+    q = "What is the best learning rate for fine-tuning BERT?"
+    assert quantity_terms(q) == ["learn rate"]
+    far = (
+        "Using a library of 8 such semantic fragments, we find that models perform poorly on "
+        "these fragments, even though the phenomena probed here are central to the task; with "
+        "a carefully selected learning rate, a BERT-based model masters them."
+    )
+    assert not states_quantity(far, "learn rate", q)  # the 8 counts fragments
+    assert states_quantity("We fine-tune with a learning rate of 3e-5.", "learn rate", q)
+    assert not states_quantity("The error of 3 runs; the rate is stable.", "error rate", q)
+    assert states_quantity(
+        "It reaches a score (92.0%) on Reward-Bench.",
+        "rewardbench score",
+        "What Reward-Bench score?",
+    )
+    assert quantity_terms("How many captioned clips came out?") == ["clip"]
+
+
 def test_names_versions_and_acronyms_are_matched_in_paper_text() -> None:
     from rag_papers.qa.compose import spelled_out, versioned_names
 

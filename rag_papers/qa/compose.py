@@ -283,7 +283,7 @@ class Composer:
                 s
                 for s in pe.sentences
                 if states_number(s.sentence, question)
-                and (not heads or any(names_quantity(s.sentence, h) for h in heads))
+                and (not heads or any(states_quantity(s.sentence, h, question) for h in heads))
             ]
             if numeric and numeric[0] is not best:
                 picks = (
@@ -306,10 +306,7 @@ class Composer:
         names = named_terms(strip_context(question))
         if names and not set(names) & set(content_terms(f"{paper.title} {paper.abstract}")):
             return False
-        return any(
-            names_quantity(s.sentence, head) and states_number(s.sentence, question)
-            for s in pe.sentences
-        )
+        return any(states_quantity(s.sentence, head, question) for s in pe.sentences)
 
     def abstain_reason(self, question: str, papers: list[PaperEvidence]) -> str | None:
         """Why the retrieved sentences do not answer the question, or None when they may."""
@@ -327,9 +324,11 @@ class Composer:
         about = papers if shape == "list" else self.about_names(question, papers)
         if not about:
             return "no retrieved paper names what the question names"
-        for head in quantity_terms(question):
-            if not any(self.gives_number(question, head, pe) for pe in about):
-                return f"no retrieved sentence gives a number for '{head}'"
+        heads = quantity_terms(question)  # a question asking for several numbers is
+        if heads and not any(  # answered when the papers give one of them
+            self.gives_number(question, head, pe) for head in heads for pe in about
+        ):
+            return f"no retrieved sentence gives a number for {' or '.join(heads)}"
         best = max((pe.raw_best for pe in papers), default=0.0)
         if best < self.abstain_threshold:
             return f"best support {best:.3f} is under the threshold {self.abstain_threshold}"
@@ -378,11 +377,27 @@ def spelled_out(acronym: str, text: str) -> bool:
     return re.search(rf"\b{words}\b", text, re.IGNORECASE) is not None
 
 
-def names_quantity(sentence: str, head: str) -> bool:
-    """Does the sentence name the quantity ("error rate": both words; "speedup": also as
-    "speed-up")?"""
-    words = {*content_terms(sentence), *content_terms(sentence.replace("-", ""))}
-    return all(part in words for part in head.split())
+_TOKEN = re.compile(r"[\w.%×-]+")
+QUANTITY_NEAR = 8  # a number states the quantity when it is within this many words of it
+PHRASE_NEAR = 4  # "score (92.0%) on Reward-Bench": a generic noun's word may be this far
+
+
+def states_quantity(sentence: str, head: str, question: str) -> bool:
+    """Does the sentence give a number for the quantity: the quantity named ("error rate":
+    both words close together; "speedup" also as "speed-up") with a number of its own near
+    it? "8 fragments ... a carefully selected learning rate" does not state a learning rate."""
+    *mods, noun = head.split()
+    words = _TOKEN.findall(sentence)
+    stems = [{*content_terms(w), *content_terms(w.replace("-", ""))} for w in words]
+    for i, found in enumerate(stems):
+        if noun not in found:
+            continue
+        around = stems[max(0, i - PHRASE_NEAR) : i + PHRASE_NEAR + 1]
+        if all(any(m in s for s in around) for m in mods) and states_number(
+            " ".join(words[max(0, i - QUANTITY_NEAR) : i + QUANTITY_NEAR + 1]), question
+        ):
+            return True
+    return False
 
 
 def short_title(title: str) -> str:

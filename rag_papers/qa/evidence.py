@@ -229,8 +229,8 @@ def content_terms(text: str) -> list[str]:
 _WORD = re.compile(r"[A-Za-z0-9][\w]*(?:-[\w]+)*")
 # "how many X", "what X rate": the question wants a number about X.
 _QUANTITY = re.compile(
-    r"\bhow many((?:\s+[\w-]+){1,4})"
-    r"|\bwhat\s+((?:[\w-]+\s+){0,2}(?:rate|accuracy|percentage|score|speed-?up|size|number)s?)\b",
+    r"\bhow many((?:\s+[\w-]+){1,2})"  # the noun phrase: "how many training tokens"
+    r"|\bwhat\s+(?:(?:is|are|was|were)\s+the\s+)?((?:[\w-]+\s+){0,2}(?:rate|accuracy|percentage|score|speed-?up|size|number)s?)\b",
     re.IGNORECASE,
 )
 
