@@ -17,8 +17,11 @@ def normalize_title(title: str) -> str:
     Listing files wrap and punctuate the same title differently; this is the key used
     to dedupe papers without an arXiv id and to match gold titles in evaluations.
     """
-    text = unicodedata.normalize("NFKD", title)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    if title.isascii():  # most titles: NFKD and the accent filter would change nothing
+        text = title.lower()
+    else:
+        text = unicodedata.normalize("NFKD", title)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
     text = re.sub(r"[^\w]+", " ", text)
     return " ".join(text.split())
 

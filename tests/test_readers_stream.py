@@ -116,3 +116,18 @@ def test_a_folder_is_refused_as_before(tmp_path: Path) -> None:
     with pytest.raises(InputError) as now:
         list(text_lines(tmp_path))
     assert str(now.value) == str(before.value)
+
+
+@pytest.mark.parametrize(
+    ("title", "key"),
+    [
+        ("  Attention Is All You Need!  ", "attention is all you need"),
+        ("Attention—is all\tyou NEED", "attention is all you need"),
+        ("Ünïcode Títle: naïve café", "unicode title naive cafe"),
+        ("ﬁne-tuning ½", "fine tuning 1 2"),
+    ],
+)
+def test_one_title_key_for_ascii_and_accented_titles(title: str, key: str) -> None:
+    from rag_papers.types import normalize_title
+
+    assert normalize_title(title) == key
