@@ -231,8 +231,15 @@ def test_a_number_states_a_quantity_only_next_to_its_name() -> None:
     assert quantity_terms("How many captioned clips came out?") == ["clip"]
 
 
+def test_a_combination_no_paper_makes_abstains(sample_pipeline: Pipeline) -> None:
+    """The sample has MoE papers and state-space papers, none combining them: it used to list
+    four MoE papers."""
+    ans = sample_pipeline.run("Which papers combine state space models with mixture of experts?")
+    assert ans.abstained and not ans.citations
+
+
 def test_names_versions_and_acronyms_are_matched_in_paper_text() -> None:
-    from rag_papers.qa.compose import spelled_out, versioned_names
+    from rag_papers.qa.compose import abbreviated, combined_sides, spelled_out, versioned_names
 
     found = versioned_names("How many tokens was Llama 3 trained on, versus GPT-4?")
     assert set(found) == {"Llama 3", "GPT-4"}
@@ -243,6 +250,13 @@ def test_names_versions_and_acronyms_are_matched_in_paper_text() -> None:
     assert spelled_out("CTR", "Deep Interest Network for Click-Through Rate Prediction")
     assert not spelled_out("CTR", "click rates")
     assert not spelled_out("GPT", "GPT")  # only spelled-out words count
+    assert abbreviated("mixture of experts", "sparse MoE layers")
+    assert abbreviated("state space models", "selective SSMs")
+    assert not abbreviated("Mamba", "M")
+    assert combined_sides("Which papers combine Mamba with mixture of experts?") == [
+        "Mamba",
+        "mixture of experts",
+    ]
 
 
 def test_a_lookup_cites_the_one_paper_that_answers(sample_pipeline: Pipeline) -> None:

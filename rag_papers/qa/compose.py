@@ -56,6 +56,9 @@ LIST_RATIO = 0.85  # a list cites the papers within this share of the best paper
 # Abstain when no retrieved paper's text is this similar (dense cosine) to the question as a
 # whole: the words matched, if any, are a passing mention ("The capital of France is").
 DENSE_FLOOR = 0.28
+# "Which papers combine A with B": a paper covers a side when it has this IDF-weighted share of
+# its terms (or its acronym, SSM for "state space models").
+FACET_COVER = 0.6
 # A capitalised name in the question that at most this many chunks contain names its papers.
 RARE_NAME_DF = 8
 # Abstain when the best paper's evidence (best sentence + half its coverage of the question
@@ -93,6 +96,7 @@ _BACKGROUND = re.compile(
 
 
 _CAPITALISED = re.compile(r"\b[A-Z][\w-]*")
+_COMBINE = re.compile(r"\bcombin\w*\s+(.+?)\s+(?:with|and)\s+(.+?)\W*$", re.IGNORECASE)
 # A name with its version, "Llama 3", "GPT-4", "ResNet-50": the family is not the version.
 _VERSIONED = re.compile(r"\b([A-Z][A-Za-z]*[A-Za-z])[ -]?(\d{1,3}(?:\.\d)?)(?![\w.])")
 
@@ -244,6 +248,10 @@ class Composer:
         names = self.rare_names(question)
         titled = {n: sum(n in content_terms(p.paper.title) for p in usable) for n in names}
         names = {n for n, count in titled.items() if count <= 2}  # a name, not a topic word
+        sides = combined_sides(question)
+        if sides:  # "which papers combine A with B": only papers that have both
+            usable = [p for p in usable if self.covers_all(sides, p)] or usable
+            top = max(usable, key=lambda p: p.relevance)
         chosen = []
         for p in usable:
             own_name = bool(names & set(content_terms(p.paper.title)))
@@ -324,6 +332,9 @@ class Composer:
         about = papers if shape == "list" else self.about_names(question, papers)
         if not about:
             return "no retrieved paper names what the question names"
+        sides = combined_sides(question) if shape == "list" else []
+        if sides and not any(self.covers_all(sides, pe) for pe in papers):
+            return f"no retrieved paper combines {' with '.join(sides)}"
         heads = quantity_terms(question)  # a question asking for several numbers is
         if heads and not any(  # answered when the papers give one of them
             self.gives_number(question, head, pe) for head in heads for pe in about
@@ -350,6 +361,16 @@ class Composer:
             )
         return None
 
+    def covers_all(self, sides: list[str], pe: PaperEvidence) -> bool:
+        """Does the paper's title and abstract cover every side of a combination?"""
+        text = f"{pe.paper.title} {pe.paper.abstract}"
+        terms = set(content_terms(text))
+        idf = self.evidence.stats.idf
+        return all(
+            coverage(content_terms(side), terms, idf) >= FACET_COVER or abbreviated(side, text)
+            for side in sides
+        )
+
     def about_names(self, question: str, papers: list[PaperEvidence]) -> list[PaperEvidence]:
         """The papers that name every rare or versioned name of the question (all papers when
         it names none): a lookup is answered by a paper about what it names."""
@@ -366,6 +387,27 @@ class Composer:
             ):
                 found.append(pe)
         return found
+
+
+def combined_sides(question: str) -> list[str]:
+    """The two things a "which papers combine A with B" question joins, else []."""
+    m = _COMBINE.search(strip_context(question))
+    return [m.group(1), m.group(2)] if m else []
+
+
+_FUNCTION_WORDS = frozenset(["of", "and", "for", "the", "a", "an", "to", "in", "on", "with"])
+
+
+def abbreviated(phrase: str, text: str) -> bool:
+    """Does the text use the phrase's acronym ("state space models": SSM or SSMs; "mixture
+    of experts": MoE or ME)?"""
+    words = re.findall(r"[A-Za-z]+", phrase)
+    if len([w for w in words if w.lower() not in _FUNCTION_WORDS]) < 2:
+        return False
+    letters = "".join(
+        f"(?:{w[0]})?" if w.lower() in _FUNCTION_WORDS else w[0] for w in words
+    ).rstrip("s")
+    return re.search(rf"\b{letters}s?\b", text, re.IGNORECASE) is not None
 
 
 def spelled_out(acronym: str, text: str) -> bool:
