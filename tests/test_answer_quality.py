@@ -210,7 +210,7 @@ def test_a_question_about_what_no_retrieved_paper_names_abstains(
 
 
 def test_a_number_states_a_quantity_only_next_to_its_name() -> None:
-    from rag_papers.qa.compose import states_quantity
+    from rag_papers.qa.mentions import states_quantity
     from rag_papers.qa.evidence import quantity_terms
 
     q = "What is the best learning rate for fine-tuning BERT?"
@@ -239,7 +239,7 @@ def test_a_combination_no_paper_makes_abstains(sample_pipeline: Pipeline) -> Non
 
 
 def test_names_versions_and_acronyms_are_matched_in_paper_text() -> None:
-    from rag_papers.qa.compose import abbreviated, combined_sides, spelled_out, versioned_names
+    from rag_papers.qa.mentions import abbreviated, combined_sides, spelled_out, versioned_names
 
     found = versioned_names("How many tokens was Llama 3 trained on, versus GPT-4?")
     assert set(found) == {"Llama 3", "GPT-4"}

@@ -29,7 +29,13 @@ from rag_papers.qa.evidence import (
     quantity_terms,
     specific_terms,
     states_number,
-    stopwords,
+)
+from rag_papers.qa.mentions import (
+    abbreviated,
+    combined_sides,
+    spelled_out,
+    states_quantity,
+    versioned_names,
 )
 
 if TYPE_CHECKING:
@@ -96,23 +102,6 @@ _BACKGROUND = re.compile(
 
 
 _CAPITALISED = re.compile(r"\b[A-Z][\w-]*")
-_COMBINE = re.compile(r"\bcombin\w*\s+(.+?)\s+(?:with|and)\s+(.+?)\W*$", re.IGNORECASE)
-# A name with its version, "Llama 3", "GPT-4", "ResNet-50": the family is not the version.
-_VERSIONED = re.compile(r"\b([A-Z][A-Za-z]*[A-Za-z])[ -]?(\d{1,3}(?:\.\d)?)(?![\w.])")
-
-
-def versioned_names(question: str) -> dict[str, re.Pattern[str]]:
-    """Versioned names in the question, each with a pattern that finds it in a paper's text
-    ("Llama 3" finds "Llama 3", "Llama-3" and "LLaMA3", not "Llama 2")."""
-    found = {}
-    for m in _VERSIONED.finditer(strip_context(question)):
-        name, version = m.group(1), m.group(2)
-        if name.lower() in stopwords():
-            continue
-        found[m.group(0)] = re.compile(
-            rf"\b{re.escape(name)}[ -]?{re.escape(version)}(?!\d)", re.IGNORECASE
-        )
-    return found
 
 
 def strip_context(question: str) -> str:
@@ -248,7 +237,7 @@ class Composer:
         names = self.rare_names(question)
         titled = {n: sum(n in content_terms(p.paper.title) for p in usable) for n in names}
         names = {n for n, count in titled.items() if count <= 2}  # a name, not a topic word
-        sides = combined_sides(question)
+        sides = combined_sides(strip_context(question))
         if sides:  # "which papers combine A with B": only papers that have both
             usable = [p for p in usable if self.covers_all(sides, p)] or usable
             top = max(usable, key=lambda p: p.relevance)
@@ -324,7 +313,7 @@ class Composer:
         if missing:  # a name the collection never uses: none of its papers is about it
             return f"the collection never mentions {', '.join(missing)}"
         texts = [f"{pe.paper.title} {pe.paper.abstract}" for pe in papers]
-        versions = versioned_names(question)
+        versions = versioned_names(strip_context(question))
         absent = [n for n, pat in versions.items() if not any(pat.search(t) for t in texts)]
         if absent:
             return f"no retrieved paper mentions {', '.join(absent)}"
@@ -332,7 +321,7 @@ class Composer:
         about = papers if shape == "list" else self.about_names(question, papers)
         if not about:
             return "no retrieved paper names what the question names"
-        sides = combined_sides(question) if shape == "list" else []
+        sides = combined_sides(strip_context(question)) if shape == "list" else []
         if sides and not any(self.covers_all(sides, pe) for pe in papers):
             return f"no retrieved paper combines {' with '.join(sides)}"
         heads = quantity_terms(question)  # a question asking for several numbers is
@@ -375,7 +364,7 @@ class Composer:
         """The papers that name every rare or versioned name of the question (all papers when
         it names none): a lookup is answered by a paper about what it names."""
         names = self.rare_name_words(question)
-        versions = versioned_names(question).values()
+        versions = versioned_names(strip_context(question)).values()
         if not names and not versions:
             return papers
         found = []
@@ -387,59 +376,6 @@ class Composer:
             ):
                 found.append(pe)
         return found
-
-
-def combined_sides(question: str) -> list[str]:
-    """The two things a "which papers combine A with B" question joins, else []."""
-    m = _COMBINE.search(strip_context(question))
-    return [m.group(1), m.group(2)] if m else []
-
-
-_FUNCTION_WORDS = frozenset(["of", "and", "for", "the", "a", "an", "to", "in", "on", "with"])
-
-
-def abbreviated(phrase: str, text: str) -> bool:
-    """Does the text use the phrase's acronym ("state space models": SSM or SSMs; "mixture
-    of experts": MoE or ME)?"""
-    words = re.findall(r"[A-Za-z]+", phrase)
-    if len([w for w in words if w.lower() not in _FUNCTION_WORDS]) < 2:
-        return False
-    letters = "".join(
-        f"(?:{w[0]})?" if w.lower() in _FUNCTION_WORDS else w[0] for w in words
-    ).rstrip("s")
-    return re.search(rf"\b{letters}s?\b", text, re.IGNORECASE) is not None
-
-
-def spelled_out(acronym: str, text: str) -> bool:
-    """Does the text spell the acronym out ("CTR": "click-through rate", "ML": "machine
-    learning")? Only for all-capital acronyms of two to six letters."""
-    if not (2 <= len(acronym) <= 6 and acronym.isalpha() and acronym.isupper()):
-        return False
-    words = r"[\s-]+".join(rf"{ch}[a-z]*" for ch in acronym.lower())
-    return re.search(rf"\b{words}\b", text, re.IGNORECASE) is not None
-
-
-_TOKEN = re.compile(r"[\w.%×-]+")
-QUANTITY_NEAR = 8  # a number states the quantity when it is within this many words of it
-PHRASE_NEAR = 4  # "score (92.0%) on Reward-Bench": a generic noun's word may be this far
-
-
-def states_quantity(sentence: str, head: str, question: str) -> bool:
-    """Does the sentence give a number for the quantity: the quantity named ("error rate":
-    both words close together; "speedup" also as "speed-up") with a number of its own near
-    it? "8 fragments ... a carefully selected learning rate" does not state a learning rate."""
-    *mods, noun = head.split()
-    words = _TOKEN.findall(sentence)
-    stems = [{*content_terms(w), *content_terms(w.replace("-", ""))} for w in words]
-    for i, found in enumerate(stems):
-        if noun not in found:
-            continue
-        around = stems[max(0, i - PHRASE_NEAR) : i + PHRASE_NEAR + 1]
-        if all(any(m in s for s in around) for m in mods) and states_number(
-            " ".join(words[max(0, i - QUANTITY_NEAR) : i + QUANTITY_NEAR + 1]), question
-        ):
-            return True
-    return False
 
 
 def short_title(title: str) -> str:

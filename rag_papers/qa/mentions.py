@@ -1,0 +1,82 @@
+"""Finding what a question names in a paper's text: versioned names (Llama 3 is not
+Llama 2), acronyms and their spelled-out forms (CTR, click-through rate; MoE, mixture of
+experts), the two sides of "which papers combine A with B", and a number stated for a
+quantity. Plain text functions; the question given is what the user asked, without a
+follow-up's "(about: ...)" context."""
+
+from __future__ import annotations
+
+import re
+
+from rag_papers.qa.evidence import content_terms, states_number, stopwords
+
+_COMBINE = re.compile(r"\bcombin\w*\s+(.+?)\s+(?:with|and)\s+(.+?)\W*$", re.IGNORECASE)
+# A name with its version, "Llama 3", "GPT-4", "ResNet-50": the family is not the version.
+_VERSIONED = re.compile(r"\b([A-Z][A-Za-z]*[A-Za-z])[ -]?(\d{1,3}(?:\.\d)?)(?![\w.])")
+
+
+def versioned_names(question: str) -> dict[str, re.Pattern[str]]:
+    """Versioned names in the question, each with a pattern that finds it in a paper's text
+    ("Llama 3" finds "Llama 3", "Llama-3" and "LLaMA3", not "Llama 2")."""
+    found = {}
+    for m in _VERSIONED.finditer(question):
+        name, version = m.group(1), m.group(2)
+        if name.lower() in stopwords():
+            continue
+        found[m.group(0)] = re.compile(
+            rf"\b{re.escape(name)}[ -]?{re.escape(version)}(?!\d)", re.IGNORECASE
+        )
+    return found
+
+
+def combined_sides(question: str) -> list[str]:
+    """The two things a "which papers combine A with B" question joins, else []."""
+    m = _COMBINE.search(question)
+    return [m.group(1), m.group(2)] if m else []
+
+
+_FUNCTION_WORDS = frozenset(["of", "and", "for", "the", "a", "an", "to", "in", "on", "with"])
+
+
+def abbreviated(phrase: str, text: str) -> bool:
+    """Does the text use the phrase's acronym ("state space models": SSM or SSMs; "mixture
+    of experts": MoE or ME)?"""
+    words = re.findall(r"[A-Za-z]+", phrase)
+    if len([w for w in words if w.lower() not in _FUNCTION_WORDS]) < 2:
+        return False
+    letters = "".join(
+        f"(?:{w[0]})?" if w.lower() in _FUNCTION_WORDS else w[0] for w in words
+    ).rstrip("s")
+    return re.search(rf"\b{letters}s?\b", text, re.IGNORECASE) is not None
+
+
+def spelled_out(acronym: str, text: str) -> bool:
+    """Does the text spell the acronym out ("CTR": "click-through rate", "ML": "machine
+    learning")? Only for all-capital acronyms of two to six letters."""
+    if not (2 <= len(acronym) <= 6 and acronym.isalpha() and acronym.isupper()):
+        return False
+    words = r"[\s-]+".join(rf"{ch}[a-z]*" for ch in acronym.lower())
+    return re.search(rf"\b{words}\b", text, re.IGNORECASE) is not None
+
+
+_TOKEN = re.compile(r"[\w.%×-]+")
+QUANTITY_NEAR = 8  # a number states the quantity when it is within this many words of it
+PHRASE_NEAR = 4  # "score (92.0%) on Reward-Bench": a generic noun's word may be this far
+
+
+def states_quantity(sentence: str, head: str, question: str) -> bool:
+    """Does the sentence give a number for the quantity: the quantity named ("error rate":
+    both words close together; "speedup" also as "speed-up") with a number of its own near
+    it? "8 fragments ... a carefully selected learning rate" does not state a learning rate."""
+    *mods, noun = head.split()
+    words = _TOKEN.findall(sentence)
+    stems = [{*content_terms(w), *content_terms(w.replace("-", ""))} for w in words]
+    for i, found in enumerate(stems):
+        if noun not in found:
+            continue
+        around = stems[max(0, i - PHRASE_NEAR) : i + PHRASE_NEAR + 1]
+        if all(any(m in s for s in around) for m in mods) and states_number(
+            " ".join(words[max(0, i - QUANTITY_NEAR) : i + QUANTITY_NEAR + 1]), question
+        ):
+            return True
+    return False
