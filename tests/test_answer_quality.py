@@ -210,8 +210,8 @@ def test_a_question_about_what_no_retrieved_paper_names_abstains(
 
 
 def test_a_number_states_a_quantity_only_next_to_its_name() -> None:
-    from rag_papers.qa.mentions import states_quantity
     from rag_papers.qa.evidence import quantity_terms
+    from rag_papers.qa.mentions import states_quantity
 
     q = "What is the best learning rate for fine-tuning BERT?"
     assert quantity_terms(q) == ["learn rate"]
