@@ -266,8 +266,7 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             elif b.kind == "malformed":
                 self._send(200, (b.body or "").encode(), "application/json", {})
             elif b.kind == "html":
-                page = "<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>"
-                self._send(b.code, page.encode(), "text/html", {})
+                self._send(b.code, HTML_PAGE.encode(), "text/html", {})
             elif b.kind == "raw_stream":
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
@@ -277,8 +276,7 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()
             elif b.kind == "echo_auth":
-                told = f"invalid credentials: {self.headers.get('Authorization')} for {self.path}"
-                self._json(b.code, {"error": {"message": told, "type": "auth"}})
+                self._json(b.code, echo_auth_body(self.headers.get("Authorization"), self.path))
             elif b.kind in ("stream", "broken_stream"):
                 self._stream(b, model, request)
             else:  # pragma: no cover - a typo in a test
@@ -328,6 +326,16 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(payload)
 
     return Handler
+
+
+HTML_PAGE = "<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>"
+
+
+def echo_auth_body(authorization: str | None, path: str) -> dict[str, Any]:
+    """The error of a server that repeats the credentials it was sent."""
+    return {
+        "error": {"message": f"invalid credentials: {authorization} for {path}", "type": "auth"}
+    }
 
 
 def status_body(b: Behaviour) -> str:

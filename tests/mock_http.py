@@ -7,8 +7,10 @@ as for the real server:
     mock_server.status(429, retry_after=1).status(500).ok("hello")
 
 `slow()` raises the read time-out the client would meet at once instead of waiting, and
-`broken_stream()` ends the body with the protocol error a dropped connection gives. The
-real-socket tests (one per client) keep tests/fault_server.py.
+`broken_stream()` ends the body with the protocol error a dropped connection gives; every
+other behaviour (html, raw_stream, echo_auth, reasoning, only_thinking) is served as the
+socket server serves it (tests/test_mock_http.py checks both give the client the same).
+The real-socket tests (one per client) keep tests/fault_server.py.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ import httpx
 import pytest
 from fault_server import (
     CHAT_PATHS,
+    HTML_PAGE,
     Behaviour,
     FaultScript,
     RecordedRequest,
     chunk_body,
     completion_body,
+    echo_auth_body,
     split_words,
     status_body,
     usage_body,
@@ -66,7 +70,7 @@ class MockOpenAI(FaultScript):
             message = "mock_http: no behaviour queued for this request"
             return _json(400, {"error": {"message": message, "type": "invalid_request_error"}})
         if b.kind == "ok":
-            return _json(200, completion_body(model, b.text, b.usage))
+            return _json(200, completion_body(model, b.text, b.usage, b.reasoning))
         if b.kind == "status":
             headers = {"Content-Type": "application/json", **b.headers}
             return httpx.Response(b.code, headers=headers, content=status_body(b).encode())
@@ -78,7 +82,12 @@ class MockOpenAI(FaultScript):
             return httpx.Response(
                 200, headers={"Content-Type": "application/json"}, content=(b.body or "").encode()
             )
-        if b.kind in ("stream", "broken_stream"):
+        if b.kind == "html":
+            headers = {"Content-Type": "text/html"}
+            return httpx.Response(b.code, headers=headers, content=HTML_PAGE.encode())
+        if b.kind == "echo_auth":
+            return _json(b.code, echo_auth_body(request.headers.get("Authorization"), path))
+        if b.kind in ("stream", "broken_stream", "raw_stream"):
             events = _events(b, model, body)
             stream = _SyncEvents(events, b.kind == "broken_stream", request)
             return httpx.Response(200, headers={"Content-Type": "text/event-stream"}, stream=stream)
@@ -90,8 +99,15 @@ def _json(code: int, data: dict[str, Any]) -> httpx.Response:
 
 
 def _events(b: Behaviour, model: str, request: dict[str, Any]) -> list[bytes]:
+    if b.kind == "raw_stream":  # exactly the scripted chunks, then [DONE]
+        raw = [b"data: " + json.dumps(c).encode() + b"\n\n" for c in b.events or []]
+        return [*raw, b"data: [DONE]\n\n"]
     pieces = b.pieces if b.pieces is not None else split_words(b.text)
     chunks = [chunk_body(model, {"role": "assistant", "content": ""}, None)]
+    if b.reasoning:  # as fault_server: reasoning_content deltas before the answer
+        chunks += [
+            chunk_body(model, {"reasoning_content": p}, None) for p in split_words(b.reasoning)
+        ]
     chunks += [chunk_body(model, {"content": piece}, None) for piece in pieces]
     if b.kind == "broken_stream":
         return [b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks]

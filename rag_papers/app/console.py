@@ -20,6 +20,7 @@ NOISY = {
     "llama_index": logging.ERROR,
     "chromadb": logging.ERROR,
     "httpx": logging.WARNING,
+    "httpx2": logging.WARNING,  # what openai 3.x sends through
     "sentence_transformers": logging.WARNING,
 }
 PIPE_EVERY_S = 5.0

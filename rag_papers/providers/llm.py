@@ -51,7 +51,15 @@ log = logging.getLogger(__name__)
 ONLY_REASONING = "the reply is only reasoning (<think>…</think>) with no answer after it"
 # The HTTP libraries log request URLs (with any user:password in them) on their own loggers;
 # a filter there redacts each record before any handler, ours or an embedding app's, sees it.
-for _name in ("httpx", "httpcore", "openai", "openai._base_client", "openai._client"):
+for _name in (
+    "httpx",
+    "httpcore",
+    "httpx2",  # openai 3.x sends through httpx2 and logs each request URL there
+    "httpcore2",
+    "openai",
+    "openai._base_client",
+    "openai._client",
+):
     logging.getLogger(_name).addFilter(RedactingFilter())
 
 __all__ = [
