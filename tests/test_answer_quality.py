@@ -257,6 +257,12 @@ def test_names_versions_and_acronyms_are_matched_in_paper_text() -> None:
         "Mamba",
         "mixture of experts",
     ]
+    asks_more = "Which papers combine A B with C D, and what does each take from the other?"
+    assert combined_sides(asks_more) == ["A B", "C D"]
+    assert combined_sides("Which papers combine A with C D and how do they differ?") == [
+        "A",
+        "C D",
+    ]
 
 
 def test_a_lookup_cites_the_one_paper_that_answers(sample_pipeline: Pipeline) -> None:

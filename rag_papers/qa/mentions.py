@@ -10,7 +10,12 @@ import re
 
 from rag_papers.qa.evidence import content_terms, states_number, stopwords
 
-_COMBINE = re.compile(r"\bcombin\w*\s+(.+?)\s+(?:with|and)\s+(.+?)\W*$", re.IGNORECASE)
+# The second side ends where the clause does: "…with B, and what does each …" asks more.
+_COMBINE = re.compile(
+    r"\bcombin\w*\s+(.+?)\s+(?:with|and)\s+(.+?)\s*"
+    r"(?:[,;:?.]|\s(?:and|or)\s+(?:what|how|which|why|where|when|do|does|did|is|are)\b|$)",
+    re.IGNORECASE,
+)
 # A name with its version, "Llama 3", "GPT-4", "ResNet-50": the family is not the version.
 _VERSIONED = re.compile(r"\b([A-Z][A-Za-z]*[A-Za-z])[ -]?(\d{1,3}(?:\.\d)?)(?![\w.])")
 
