@@ -108,15 +108,20 @@ def test_a_malformed_reply_once_then_a_good_one_answers(
     assert run_path(make(fault_server), path) == "Attention weighs tokens [1]."
 
 
+def ask_through(fault_server: FaultServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`rag-papers ask` talks to the fault server, two attempts, no real waiting."""
+    monkeypatch.setenv("OPENAI_BASE_URL", fault_server.base_url)
+    monkeypatch.setenv("RAG_PAPERS_LLM_MAX_ATTEMPTS", "2")
+    monkeypatch.setenv("RAG_PAPERS_LLM_MAX_WAIT", "0.01")
+
+
 def test_streamed_ask_with_an_html_reply_exits_with_an_error_not_an_abstention(
     fault_server: FaultServer,
     small_home: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("OPENAI_BASE_URL", fault_server.base_url)
-    monkeypatch.setenv("RAG_PAPERS_LLM_MAX_ATTEMPTS", "2")
-    monkeypatch.setenv("RAG_PAPERS_LLM_MAX_WAIT", "0.01")
+    ask_through(fault_server, monkeypatch)
     fault_server.html(200).html(200)
     code = main(
         ["--home", str(small_home), "ask", "What do LLMs struggle with?", "--mode", "openai"]
@@ -153,9 +158,7 @@ def test_ask_with_only_reasoning_in_the_reply_exits_with_an_error_not_an_answer(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("OPENAI_BASE_URL", fault_server.base_url)
-    monkeypatch.setenv("RAG_PAPERS_LLM_MAX_ATTEMPTS", "2")
-    monkeypatch.setenv("RAG_PAPERS_LLM_MAX_WAIT", "0.01")
+    ask_through(fault_server, monkeypatch)
     fault_server.only_thinking(streamed=streamed).only_thinking(streamed=streamed)
     args = ["--home", str(small_home), "ask", "What do LLMs struggle with?", "--mode", "openai"]
     code = main(args + ([] if streamed else ["--json"]))
