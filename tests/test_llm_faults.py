@@ -217,11 +217,11 @@ def test_a_base_url_from_dotenv_with_the_key_from_the_environment_is_warned_abou
     caplog: pytest.LogCaptureFixture,
     tmp_path: Path,
 ) -> None:
-    import rag_papers.providers.llm as llm_module
-    from rag_papers.providers.llm import openai_llm
+    import rag_papers.providers.openai_chat as chat_module
+    from rag_papers.providers.openai_chat import openai_llm
     from rag_papers.settings import Settings
 
-    monkeypatch.setattr(llm_module, "_warned", set())
+    monkeypatch.setattr(chat_module, "_warned", set())
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     elsewhere = fault_server.base_url.replace("http://", "http://u:dotenv-pw@")
     Path(".env").write_text(f"OPENAI_BASE_URL={elsewhere}\n")  # the test runs in an empty folder
@@ -236,7 +236,7 @@ def test_a_base_url_from_dotenv_with_the_key_from_the_environment_is_warned_abou
     assert KEY not in warned[0] and "dotenv-pw" not in warned[0]
 
     caplog.clear()
-    monkeypatch.setattr(llm_module, "_warned", set())
+    monkeypatch.setattr(chat_module, "_warned", set())
     monkeypatch.setenv("OPENAI_BASE_URL", fault_server.base_url)  # both chosen in one place
     with caplog.at_level(logging.WARNING, logger="rag_papers"):
         openai_llm(Settings())

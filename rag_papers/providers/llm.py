@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import httpx
@@ -44,7 +42,6 @@ from rag_papers.sanitize import RedactingFilter, redact, register_secret
 if TYPE_CHECKING:
     from tenacity import AsyncRetrying, Retrying
 
-    from rag_papers.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +66,6 @@ __all__ = [
     "LLMReply",
     "OpenAICompatLLM",
     "make_llm",
-    "openai_llm",
     "retry_after_seconds",
     "zero_usage",
 ]
@@ -404,64 +400,3 @@ class OpenAICompatLLM:
             f"(now {self.endpoint if self.base_url else 'unset, so api.openai.com'}), that OPENAI_API_KEY is valid, "
             f"or raise RAG_PAPERS_LLM_TIMEOUT (now {self.timeout:g} s) if the model is slow"
         )
-
-
-_BASE_URL_VARS = ("OPENAI_BASE_URL", "RAG_PAPERS_OPENAI_BASE_URL")
-_KEY_VARS = ("OPENAI_API_KEY", "RAG_PAPERS_OPENAI_API_KEY")
-_warned: set[str] = set()
-
-
-def base_url_from_dotenv_with_key_from_env(settings: Settings) -> bool:
-    """True when the base URL was read from ./.env while the key came from the environment.
-
-    A .env in the working folder (a cloned repository, a shared folder) could then send the
-    user's own key to a server the user never chose.
-    """
-    if not settings.openai_base_url or not settings.openai_api_key:
-        return False
-    if any(os.environ.get(v) for v in _BASE_URL_VARS) or not any(
-        os.environ.get(v) for v in _KEY_VARS
-    ):
-        return False
-    try:
-        text = Path(".env").read_text(encoding="utf-8") if Path(".env").is_file() else ""
-    except OSError:
-        return False
-    starts = tuple(f"{v}=" for v in _BASE_URL_VARS)
-    return any(
-        ln.strip().removeprefix("export ").lstrip().startswith(starts) for ln in text.splitlines()
-    )
-
-
-def warn_once(key: str, emit: Callable[[], None]) -> None:
-    if key not in _warned:
-        _warned.add(key)
-        emit()
-
-
-def openai_llm(settings: Settings, *, http_client: httpx.Client | None = None) -> OpenAICompatLLM:
-    """The chat client for OpenAI or any OpenAI-compatible server (provider "openai")."""
-    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-    if base_url_from_dotenv_with_key_from_env(settings):
-        warn_once(
-            "dotenv-base-url",
-            lambda: log.warning(
-                "OPENAI_BASE_URL (%s) comes from the .env file in %s while OPENAI_API_KEY comes "
-                "from your environment: your key will be sent to that server. If you did not "
-                "choose it, remove OPENAI_BASE_URL from that .env; otherwise set both in the "
-                "same place",
-                redact(settings.openai_base_url or "", [key] if key else []),
-                Path.cwd(),
-            ),
-        )
-    return OpenAICompatLLM(
-        model=settings.llm_model,
-        api_key=key,
-        base_url=settings.openai_base_url,
-        timeout=settings.llm_timeout,
-        max_attempts=settings.llm_max_attempts,
-        max_wait=settings.llm_max_wait,
-        temperature=settings.temperature,
-        max_tokens=settings.max_answer_tokens,
-        http_client=http_client,
-    )

@@ -24,7 +24,7 @@ __all__ = ["EMBED_BACKENDS", "LLM_PROVIDERS", "make_embed_model", "make_llm"]
 
 # llm_provider -> factory(settings) -> ChatLLM
 LLM_PROVIDERS: dict[str, str] = {
-    "openai": "rag_papers.providers.llm:openai_llm",  # OpenAI or any compatible server
+    "openai": "rag_papers.providers.openai_chat:openai_llm",  # OpenAI or any compatible server
 }
 
 # embed_backend -> factory(settings) -> LlamaIndex BaseEmbedding
