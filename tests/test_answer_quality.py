@@ -95,6 +95,8 @@ def test_question_shape(question: str, shape: str) -> None:
 def test_number_words_state_a_number() -> None:
     assert states_number("We release Dolma, a three trillion token corpus.", "How many tokens?")
     assert not states_number("We release Dolma, an open corpus.", "How many tokens?")
+    assert states_number("It covers sixty languages.", "How many languages?")
+    assert not states_number("It works zero-shot.", "How many languages?")
 
 
 def test_sentence_cache_is_safe_under_concurrent_eviction() -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from rag_papers.qa.citations import strip_markers
-from rag_papers.qa.evidence import content_terms, cosine, split_sentences
+from rag_papers.qa.evidence import COUNT_WORDS, content_terms, cosine, split_sentences
 
 # Fact matcher thresholds (see eval/README.md, "Answer-fact coverage").
 FACT_TERM_MATCH = 0.7  # share of a fact's content terms one answer window must contain
@@ -22,44 +22,6 @@ FACT_COSINE_MATCH = 0.75
 
 # A figure, not a digit inside a name: "14x", "6.56%", "2,364" count; "ImageNet-1K", "T2I" do not.
 _NUMBER = re.compile(r"(?<![\w-])\d+(?:[.,]\d+)*")
-# Number words that state a count ("six alignment tasks"); "one" is left out (a pronoun as often).
-_NUMBER_WORDS = {
-    w: str(i)
-    for i, w in enumerate(
-        [
-            "zero",
-            "_",
-            "two",
-            "three",
-            "four",
-            "five",
-            "six",
-            "seven",
-            "eight",
-            "nine",
-            "ten",
-            "eleven",
-            "twelve",
-            "thirteen",
-            "fourteen",
-            "fifteen",
-            "sixteen",
-            "seventeen",
-            "eighteen",
-            "nineteen",
-            "twenty",
-        ]
-    )
-    if w != "_"
-} | {
-    "thirty": "30",
-    "forty": "40",
-    "fifty": "50",
-    "sixty": "60",
-    "seventy": "70",
-    "eighty": "80",
-    "ninety": "90",
-}
 _WORD = re.compile(r"[a-z]+")
 
 
@@ -87,7 +49,7 @@ class FactMatch:
 def _numbers(text: str) -> set[str]:
     """Figures in the text, thousands commas dropped, number words as digits ("six" -> "6")."""
     found = {n.replace(",", "") for n in _NUMBER.findall(text)}
-    found |= {_NUMBER_WORDS[w] for w in _WORD.findall(text.lower()) if w in _NUMBER_WORDS}
+    found |= {COUNT_WORDS[w] for w in _WORD.findall(text.lower()) if w in COUNT_WORDS}
     return found
 
 

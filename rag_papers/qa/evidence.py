@@ -304,23 +304,44 @@ def named_terms(question: str) -> list[str]:
     return [term for word, term in specific_terms(question) if looks_like_name(word)]
 
 
-_NUMBER_WORDS = frozenset(
+# Number words that state a count ("six alignment tasks"), with their values; "one" is left
+# out (a pronoun as often). The answer-fact matcher (evaluation/facts.py) reads their values;
+# a sentence states a number with any of them but "zero" ("zero-shot" states none), or with a
+# magnitude word.
+COUNT_WORDS: dict[str, str] = {
+    word: str(value)
+    for value, word in enumerate(
+        [
+            "zero",
+            "_",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ]
+    )
+    if word != "_"
+} | {
+    w: str(10 * (i + 3))
+    for i, w in enumerate(["thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"])
+}
+_NUMBER_WORDS = (frozenset(COUNT_WORDS) - {"zero"}) | frozenset(
     [
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "eleven",
-        "twelve",
-        "twenty",
-        "thirty",
-        "forty",
-        "fifty",
         "hundred",
         "hundreds",
         "thousand",
