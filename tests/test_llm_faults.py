@@ -108,11 +108,22 @@ def test_a_malformed_reply_once_then_a_good_one_answers(
     assert run_path(make(fault_server), path) == "Attention weighs tokens [1]."
 
 
-def ask_through(fault_server: FaultServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`rag-papers ask` talks to the fault server, two attempts, no real waiting."""
+def ask_through(
+    fault_server: FaultServer,
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    *extra: str,
+) -> tuple[int, str, str]:
+    """`rag-papers ask` against the fault server (two attempts, no real waiting): the exit
+    code, stdout and stderr."""
     monkeypatch.setenv("OPENAI_BASE_URL", fault_server.base_url)
     monkeypatch.setenv("RAG_PAPERS_LLM_MAX_ATTEMPTS", "2")
     monkeypatch.setenv("RAG_PAPERS_LLM_MAX_WAIT", "0.01")
+    args = ["--home", str(home), "ask", "What do LLMs struggle with?", "--mode", "openai"]
+    code = main([*args, *extra])
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 def test_streamed_ask_with_an_html_reply_exits_with_an_error_not_an_abstention(
@@ -121,12 +132,8 @@ def test_streamed_ask_with_an_html_reply_exits_with_an_error_not_an_abstention(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    ask_through(fault_server, monkeypatch)
     fault_server.html(200).html(200)
-    code = main(
-        ["--home", str(small_home), "ask", "What do LLMs struggle with?", "--mode", "openai"]
-    )
-    out, err = capsys.readouterr()
+    code, out, err = ask_through(fault_server, small_home, monkeypatch, capsys)
     assert code == 2, (out, err)
     assert "do not answer" not in out
     assert "error: LLM endpoint" in err and "malformed" in err
@@ -158,11 +165,9 @@ def test_ask_with_only_reasoning_in_the_reply_exits_with_an_error_not_an_answer(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    ask_through(fault_server, monkeypatch)
     fault_server.only_thinking(streamed=streamed).only_thinking(streamed=streamed)
-    args = ["--home", str(small_home), "ask", "What do LLMs struggle with?", "--mode", "openai"]
-    code = main(args + ([] if streamed else ["--json"]))
-    out, err = capsys.readouterr()
+    extra = [] if streamed else ["--json"]
+    code, out, err = ask_through(fault_server, small_home, monkeypatch, capsys, *extra)
     assert code == 2, (out, err)
     assert "do not answer" not in out and "Let me think" not in out
     assert "error: LLM endpoint" in err and "only reasoning" in err
