@@ -255,6 +255,7 @@ def test_names_versions_and_acronyms_are_matched_in_paper_text() -> None:
     assert abbreviated("mixture of experts", "sparse MoE layers")
     assert abbreviated("state space models", "selective SSMs")
     assert not abbreviated("Mamba", "M")
+    assert not abbreviated("state space", "a text without the acronym")  # "SS" was cut to ""
     assert combined_sides("Which papers combine Mamba with mixture of experts?") == [
         "Mamba",
         "mixture of experts",

@@ -49,9 +49,7 @@ def abbreviated(phrase: str, text: str) -> bool:
     words = re.findall(r"[A-Za-z]+", phrase)
     if len([w for w in words if w.lower() not in _FUNCTION_WORDS]) < 2:
         return False
-    letters = "".join(
-        f"(?:{w[0]})?" if w.lower() in _FUNCTION_WORDS else w[0] for w in words
-    ).rstrip("s")
+    letters = "".join(f"(?:{w[0]})?" if w.lower() in _FUNCTION_WORDS else w[0] for w in words)
     return re.search(rf"\b{letters}s?\b", text, re.IGNORECASE) is not None
 
 
