@@ -149,6 +149,7 @@ class PaperEvidence:
     paper_coverage: float = 0.0  # question terms found in title + abstract (IDF-weighted)
     title_match: float = 0.0  # share of the title's terms the question uses (it names the paper)
     raw_best: float = 0.0  # the best sentence's support for the whole question, unadjusted
+    terms: set[str] = field(default_factory=set)  # stemmed terms of its title and abstract
 
     @property
     def best(self) -> float:
@@ -204,7 +205,7 @@ class Composer:
             raw = max((x.score for x in full if not is_boilerplate(x.sentence)), default=0.0)
             title = content_terms(paper.title)
             named = sum(t in asked_terms for t in title) / len(title) if title else 0.0
-            out.append(PaperEvidence(rank, paper, scored, cov, named, raw))
+            out.append(PaperEvidence(rank, paper, scored, cov, named, raw, text_terms))
         return out
 
     # -- composition --------------------------------------------------------------------
@@ -299,9 +300,8 @@ class Composer:
     def gives_number(self, question: str, head: str, pe: PaperEvidence) -> bool:
         """A sentence of this paper states a number for the quantity, and the paper is about
         the thing the question names (if it names one)."""
-        paper = pe.paper
         names = named_terms(strip_context(question))
-        if names and not set(names) & set(content_terms(f"{paper.title} {paper.abstract}")):
+        if names and not set(names) & pe.terms:
             return False
         return any(states_quantity(s.sentence, head, question) for s in pe.sentences)
 
@@ -353,10 +353,9 @@ class Composer:
     def covers_all(self, sides: list[str], pe: PaperEvidence) -> bool:
         """Does the paper's title and abstract cover every side of a combination?"""
         text = f"{pe.paper.title} {pe.paper.abstract}"
-        terms = set(content_terms(text))
         idf = self.evidence.stats.idf
         return all(
-            coverage(content_terms(side), terms, idf) >= FACET_COVER or abbreviated(side, text)
+            coverage(content_terms(side), pe.terms, idf) >= FACET_COVER or abbreviated(side, text)
             for side in sides
         )
 
@@ -370,8 +369,7 @@ class Composer:
         found = []
         for pe in papers:
             text = f"{pe.paper.title} {pe.paper.abstract}"
-            terms = set(content_terms(text))
-            if all(t in terms or spelled_out(w, text) for w, t in names.items()) and all(
+            if all(t in pe.terms or spelled_out(w, text) for w, t in names.items()) and all(
                 v.search(text) for v in versions
             ):
                 found.append(pe)
