@@ -132,6 +132,19 @@ def test_rendering_fits_80_columns_with_references_and_uncited_papers() -> None:
     assert "extractive (sentences quoted from the abstracts, no LLM)" in plain
 
 
+def test_references_show_the_cited_papers_details_not_those_at_its_number() -> None:
+    """Citations are numbered by first appearance: [1] here is retrieval rank 3. Its authors
+    and link are rank 3's (they were rank 1's: Jamba was shown with Graph Mamba's authors)."""
+    contexts = [paper(1, authors="Ada Lovelace"), paper(2), paper(3, authors="Grace Hopper")]
+    cite = Citation(1, "p3", contexts[2].title, None, "2023-03-01", "A quote.", 1.0, rank=3)
+    plain = clean(
+        render_answer(an_answer(text="A claim [1].", citations=[cite], contexts=contexts))
+    )
+    refs = plain.split("Also retrieved")[0]
+    assert "Grace Hopper" in refs and "https://arxiv.org/abs/2301.00003" in refs
+    assert "Ada Lovelace" not in refs and "2301.00001" not in refs
+
+
 def test_piped_output_has_no_escape_codes_or_wrapping() -> None:
     text = render_answer(an_answer(), Style())
     assert "\x1b" not in text

@@ -153,11 +153,11 @@ def render_answer(answer: Answer, style: Style | None = None) -> str:
                 )
             )
         )
-    contexts = {n: p for n, p in enumerate(answer.contexts, start=1)}
+    papers = {p.paper_id: p for p in answer.contexts}  # a citation's number is not its rank
     if answer.citations:
         out += ["", s.bold("References")]
         for c in answer.citations:
-            meta = contexts[c.number].metadata if c.number in contexts else {}
+            meta = papers[c.paper_id].metadata if c.paper_id in papers else {}
             num = f"[{c.number}] "
             pad = " " * len(num)
             out.append(s.bold(s.wrap(clean(c.title), pad, num)))
