@@ -415,6 +415,29 @@ def test_judge_replies_it_cannot_read_are_not_scored() -> None:
     assert out["citation_support"] == 1.0
 
 
+def test_the_judge_checks_a_citation_against_the_paper_it_names() -> None:
+    """[1] is the paper retrieved third: the judge must see that paper's abstract for it."""
+    from rag_papers.evaluation.config import Question
+    from rag_papers.evaluation.runner import judge_answer
+
+    llm = ScriptedLLM(['{"statements": ["a"]}', '{"verdicts": []}', "yes"])
+    contexts = [
+        {"paper_id": f"p{n}", "title": f"T{n}", "abstract": f"Abstract {n}."} for n in (1, 2, 3)
+    ]
+    raw = {
+        "text": "A claim [1].",
+        "citations": [{"number": 1, "paper_id": "p3"}],
+        "contexts": contexts,
+    }
+    q = Question(
+        id="x", question="q?", type="lookup", gold_titles=(), answer_facts=(), answerable=True
+    )
+    out = judge_answer(Judge(llm), q, raw)
+    prompt = llm.history[-1][-1]["content"]
+    assert "Abstract 3." in prompt and "Abstract 1." not in prompt
+    assert out["citation_support"] == 1.0
+
+
 def test_fact_matcher_with_the_real_embedding_model(small_pipeline: Any) -> None:
     model = small_pipeline.retriever.embed_model
 

@@ -405,9 +405,12 @@ def question_texts(questions: Sequence[Question], settings: Settings) -> dict[st
 
 def judge_answer(judge: Judge, q: Question, raw: dict[str, Any]) -> dict[str, Any]:
     before = (judge.prompt_tokens, judge.completion_tokens)
-    abstracts = [f"{c['title']}. {c['abstract']}" for c in raw["contexts"]]
-    rec = judge.faithfulness(q.question, raw["text"], abstracts)
-    rec.update(judge.citation_support(raw["text"], abstracts))
+    by_id = {c["paper_id"]: f"{c['title']}. {c['abstract']}" for c in raw["contexts"]}
+    rec = judge.faithfulness(q.question, raw["text"], list(by_id.values()))
+    # The text's [n] follow first appearance, not retrieval rank: source n is citation n's paper.
+    cited = {c["number"]: by_id.get(c["paper_id"], "") for c in raw["citations"]}
+    sources = [cited.get(n, "") for n in range(1, max(cited, default=0) + 1)]
+    rec.update(judge.citation_support(raw["text"], sources))
     rec["tokens"] = {
         "prompt": judge.prompt_tokens - before[0],
         "completion": judge.completion_tokens - before[1],
