@@ -44,6 +44,13 @@ class ProgressCallback(Protocol):
     def __call__(self, phase: str, done: int = 0, total: int | None = None) -> None: ...
 
 
+def paper_id_of(arxiv_id: str | None, title_key: str) -> str:
+    """`Paper.paper_id` from the arXiv id and the normalised title alone."""
+    if arxiv_id:
+        return f"arxiv:{arxiv_id}"
+    return f"title:{hashlib.sha1(title_key.encode()).hexdigest()[:16]}"
+
+
 @dataclass
 class Paper:
     """One paper as read from a collection; the unit that is deduplicated and cited."""
@@ -68,10 +75,7 @@ class Paper:
     @property
     def paper_id(self) -> str:
         """Stable id: the arXiv id when known, else a hash of the normalised title."""
-        if self.arxiv_id:
-            return f"arxiv:{self.arxiv_id}"
-        digest = hashlib.sha1(normalize_title(self.title).encode()).hexdigest()[:16]
-        return f"title:{digest}"
+        return paper_id_of(self.arxiv_id, normalize_title(self.title))
 
     @property
     def dedup_key(self) -> str:

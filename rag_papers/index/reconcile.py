@@ -13,12 +13,13 @@ so editing a file and ingesting it again updates the paper.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from rag_papers.readers.dedupe import merge_into
-from rag_papers.types import Paper, normalize_title
+from rag_papers.types import Paper, normalize_title, paper_id_of
 
 
 def paper_from_metadata(meta: Mapping[str, Any]) -> Paper:
@@ -45,19 +46,20 @@ def paper_from_metadata(meta: Mapping[str, Any]) -> Paper:
     )
 
 
+def source_file(value: object) -> str:
+    """The file part of a `source` value ("path:line" -> "path")."""
+    text = str(value or "")
+    head, _, line = text.rpartition(":")
+    return head if head and line.isdigit() else text
+
+
 def same_file(a: object, b: object) -> bool:
     """Whether two `source` values ("path:line") name the same file.
 
     A paper read again from the file it was stored from is that file's new version (an edit
     replaces it); the same paper from another file is another copy, merged into the stored one.
     """
-
-    def path(value: object) -> str:
-        text = str(value or "")
-        head, _, line = text.rpartition(":")
-        return head if head and line.isdigit() else text
-
-    return path(a) == path(b)
+    return source_file(a) == source_file(b)
 
 
 def _fields(paper: Paper) -> tuple[Any, ...]:
@@ -94,68 +96,147 @@ class Reconciled:
     superseded: list[str] = field(default_factory=list)
 
 
+class StoredKeys:
+    """What matching needs of each stored paper: its arXiv id, title key and source file.
+
+    Built from any chunk metadata of the store (every chunk carries paper_id, title and
+    arxiv_id); the record a paper is later merged from is its chunk 0 when there is one
+    (which carries the abstract), else the first chunk seen: `chunk_ids` names it, for a
+    caller to fetch when it needs the whole record. `keep=True` also keeps those records.
+    """
+
+    def __init__(self, stored: Iterable[Mapping[str, Any]], *, keep: bool = False) -> None:
+        self.chunk: dict[str, int] = {}  # paper id -> chunk index of its record
+        self.arxiv: dict[str, str] = {}
+        self.source: dict[str, str] = {}  # paper id -> file it was read from
+        self.records: dict[str, Mapping[str, Any]] = {}
+        titles: dict[str, str] = {}
+        for meta in stored:
+            pid = str(meta.get("paper_id") or "")
+            if pid and (pid not in self.chunk or "abstract" in meta):
+                self.chunk[pid] = int(meta.get("chunk_index") or 0)
+                if meta.get("arxiv_id"):
+                    self.arxiv[pid] = str(meta["arxiv_id"])
+                else:
+                    self.arxiv.pop(pid, None)
+                self.source[pid] = sys.intern(source_file(meta.get("source")))
+                titles[pid] = normalize_title(str(meta.get("title") or ""))
+                if keep:
+                    self.records[pid] = meta
+        self.by_arxiv: dict[str, list[str]] = {}
+        self.by_title: dict[str, list[str]] = {}
+        for pid in self.chunk:
+            if pid in self.arxiv:
+                self.by_arxiv.setdefault(self.arxiv[pid], []).append(pid)
+            self.by_title.setdefault(titles[pid], []).append(pid)
+
+    def chunk_ids(self, paper_ids: Iterable[str]) -> list[str]:
+        return [f"{pid}#{self.chunk[pid]}" for pid in paper_ids if pid in self.chunk]
+
+    def matches(self, arxiv_id: str | None, key: str) -> list[str]:
+        """Stored papers an incoming paper is: same arXiv id, or same title unless both
+        carry different ids."""
+        found = list(self.by_arxiv.get(arxiv_id, [])) if arxiv_id else []
+        for pid in self.by_title.get(key, []):
+            other_id = self.arxiv.get(pid)
+            if pid not in found and not (arxiv_id and other_id and other_id != arxiv_id):
+                found.append(pid)
+        return found
+
+
+@dataclass
+class Takeover:
+    """An output paper that takes over stored papers: it starts from the record of
+    `base[0]`, fills in from the rest of `base`, then from the incoming papers `incoming`
+    (their positions in the incoming order); every id in `stored` is replaced by it."""
+
+    base: list[str]
+    stored: list[str] = field(default_factory=list)
+    incoming: list[int] = field(default_factory=list)
+
+
+def match_stored(
+    incoming: Iterable[tuple[str | None, str, str]], stored: StoredKeys
+) -> tuple[list[int], dict[int, Takeover]]:
+    """Where each incoming paper goes, from its keys (arXiv id, title key, source file).
+
+    Returns the output position of every incoming paper (output papers are numbered in the
+    order their first incoming paper comes) and the takeovers by output position; an output
+    paper that is not a takeover is its one incoming paper, unchanged.
+    """
+    where: list[int] = []
+    takeovers: dict[int, Takeover] = {}
+    taken_by: dict[str, int] = {}  # stored id -> the output paper that took it over
+    outputs = 0
+    for position, (arxiv_id, key, source) in enumerate(incoming):
+        hits = stored.matches(arxiv_id, key)
+        pid = paper_id_of(arxiv_id, key)
+        if not hits or (hits == [pid] and stored.source[pid] == source_file(source)):
+            where.append(outputs)  # new, or the same file again: compared by content hash
+            outputs += 1
+            continue
+        taken = next((taken_by[h] for h in hits if h in taken_by), None)
+        if taken is None:
+            # Prefer the stored copy under the incoming id, then one with an arXiv id.
+            hits.sort(key=lambda h: (h != pid, h not in stored.arxiv))
+            taken = outputs
+            outputs += 1
+            takeovers[taken] = Takeover(base=list(hits))
+        takeover = takeovers[taken]
+        takeover.incoming.append(position)
+        for h in hits:
+            taken_by[h] = taken
+            if h not in takeover.stored:
+                takeover.stored.append(h)
+        where.append(taken)
+    return where, takeovers
+
+
+def take_over(
+    takeover: Takeover,
+    record: Callable[[str], Mapping[str, Any] | None],
+    incoming: Iterable[Paper],
+) -> tuple[Paper, bool, list[str]]:
+    """The merged paper, whether it is unchanged (the stored paper under its id, alone and
+    the same in every field), and the stored ids it supersedes. `record(id)` is a stored
+    paper's record (see StoredKeys), None when it is not stored."""
+
+    def stored(pid: str) -> Paper:
+        found = record(pid)
+        if found is None:
+            raise RuntimeError(f"stored paper {pid} vanished during the ingest")
+        return paper_from_metadata(found)
+
+    merged = stored(takeover.base[0])
+    for pid in takeover.base[1:]:
+        merge_into(merged, stored(pid))
+    for paper in incoming:
+        merge_into(merged, paper)
+    pid = merged.paper_id
+    before = record(pid)
+    same = before is not None and _fields(paper_from_metadata(before)) == _fields(merged)
+    return merged, same and len(takeover.stored) == 1, [h for h in takeover.stored if h != pid]
+
+
 def reconcile(papers: Sequence[Paper], stored: Iterable[Mapping[str, Any]]) -> Reconciled:
     """Match `papers` (already deduplicated among themselves) against stored chunk metadata.
 
     `stored` is any chunk metadata of the store (every chunk carries paper_id, title and
     arxiv_id; chunk 0 also carries the abstract): one record per paper is enough.
     """
-    by_pid: dict[str, Mapping[str, Any]] = {}
-    for meta in stored:
-        pid = str(meta.get("paper_id") or "")
-        if pid and (pid not in by_pid or "abstract" in meta):
-            by_pid[pid] = meta
-    by_arxiv: dict[str, list[str]] = {}
-    by_title: dict[str, list[str]] = {}
-    for pid, meta in by_pid.items():
-        if meta.get("arxiv_id"):
-            by_arxiv.setdefault(str(meta["arxiv_id"]), []).append(pid)
-        by_title.setdefault(normalize_title(str(meta.get("title") or "")), []).append(pid)
-
-    def matches(paper: Paper) -> list[str]:
-        found = list(by_arxiv.get(paper.arxiv_id, [])) if paper.arxiv_id else []
-        for pid in by_title.get(paper.dedup_key, []):
-            other_id = by_pid[pid].get("arxiv_id")
-            if pid not in found and not (
-                paper.arxiv_id and other_id and other_id != paper.arxiv_id
-            ):
-                found.append(pid)
-        return found
-
-    out: list[Paper] = []
-    merged_by_stored: dict[str, Paper] = {}  # stored id -> the merged paper that took it over
-    groups: dict[int, tuple[Paper, list[str]]] = {}  # id(merged) -> (merged, stored ids)
-    for paper in papers:
-        hits = matches(paper)
-        if not hits or (
-            hits == [paper.paper_id] and same_file(by_pid[hits[0]].get("source"), paper.source)
-        ):
-            out.append(paper)  # new, or the same file again: compared by content hash
-            continue
-        taken = next((merged_by_stored[h] for h in hits if h in merged_by_stored), None)
-        if taken is None:
-            # Prefer the stored copy under the incoming id, then one with an arXiv id.
-            hits.sort(key=lambda h: (h != paper.paper_id, not by_pid[h].get("arxiv_id")))
-            taken = paper_from_metadata(by_pid[hits[0]])
-            groups[id(taken)] = (taken, [])
-            out.append(taken)
-            for h in hits[1:]:
-                merge_into(taken, paper_from_metadata(by_pid[h]))
-        group = groups[id(taken)][1]
-        for h in hits:
-            merged_by_stored[h] = taken
-            if h not in group:
-                group.append(h)
-        merge_into(taken, paper)
-
-    result = Reconciled(papers=out)
-    for merged, stored_ids in groups.values():
-        pid = merged.paper_id
-        result.superseded.extend(h for h in stored_ids if h != pid)
-        before = by_pid.get(pid)
-        same = before is not None and _fields(paper_from_metadata(before)) == _fields(merged)
-        if same and len(stored_ids) == 1:
-            result.unchanged.add(pid)
-        else:
-            result.updated.add(pid)
+    keys = StoredKeys(stored, keep=True)
+    where, takeovers = match_stored(((p.arxiv_id, p.dedup_key, p.source) for p in papers), keys)
+    out: dict[int, Paper] = {}
+    for position, paper in enumerate(papers):
+        if where[position] not in takeovers:
+            out[where[position]] = paper
+    result = Reconciled(papers=[])
+    for position, takeover in takeovers.items():
+        merged, unchanged, superseded = take_over(
+            takeover, keys.records.get, [papers[i] for i in takeover.incoming]
+        )
+        out[position] = merged
+        (result.unchanged if unchanged else result.updated).add(merged.paper_id)
+        result.superseded.extend(superseded)
+    result.papers = [out[i] for i in range(len(out))]
     return result

@@ -315,6 +315,13 @@ class PaperStore:
         got = self.collection.get(ids=[f"{pid}#0" for pid in paper_ids], include=["metadatas"])
         return {str(m["paper_id"]): m for m in _metadatas(got)}
 
+    def get_chunks(self, chunk_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The metadata of each chunk id that is stored."""
+        if not chunk_ids:
+            return {}
+        got = self.collection.get(ids=list(chunk_ids), include=["metadatas"])
+        return dict(zip(got["ids"], _metadatas(got), strict=True))
+
     def query(
         self, vector: list[float], n: int, filters: Filters | None = None
     ) -> list[ChunkMatch]:

@@ -25,7 +25,12 @@ def looks_csl(text: str) -> bool:
         data = json.loads(text)
     except json.JSONDecodeError:
         return False
-    items = [d for d in data if isinstance(d, dict)] if isinstance(data, list) else []
+    return isinstance(data, list) and looks_csl_items(data)
+
+
+def looks_csl_items(data: list[Any]) -> bool:
+    """Whether a JSON array's members are CSL items (judged by the first 20 objects)."""
+    items = [d for d in data if isinstance(d, dict)]
     return bool(items) and all("type" in d and _CSL_KEYS & set(d) for d in items[:20])
 
 

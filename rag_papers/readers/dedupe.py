@@ -38,6 +38,49 @@ def merge_into(kept: Paper, other: Paper) -> None:
         kept.date_text = other.date_text
 
 
+class Groups:
+    """`dedupe`'s matching on keys alone: which group (paper) each entry joins.
+
+    An entry is its arXiv id and normalised title; a group keeps the same two keys as the
+    paper `dedupe` builds (its first entry's title, the first arXiv id any entry gave), so
+    the groups of a million entries cost a few strings each, not the papers. `dedupe` uses
+    it; a streamed ingest runs it over the keys of every entry before reading any paper.
+    """
+
+    def __init__(self) -> None:
+        self.arxiv: list[str | None] = []  # group -> its arXiv id (merged: first one given)
+        self.key: list[str] = []  # group -> its normalised title (its first entry's)
+        self._by_id: dict[str, int] = {}
+        self._by_title: dict[str, list[int]] = {}
+
+    def __len__(self) -> int:
+        return len(self.key)
+
+    def add(self, arxiv_id: str | None, key: str) -> int:
+        """The group an entry joins (a new one, numbered next, when it matches none)."""
+        match = self._by_id.get(arxiv_id) if arxiv_id else None
+        if match is None:
+            for candidate in self._by_title.get(key, []):
+                if not (self.arxiv[candidate] and arxiv_id):
+                    match = candidate
+                    break
+        if match is None:
+            match = len(self.key)
+            self.arxiv.append(arxiv_id)
+            self.key.append(key)
+            self._by_title.setdefault(key, []).append(match)
+        else:
+            self.arxiv[match] = self.arxiv[match] or arxiv_id  # as merge_into fills it
+            if key != self.key[match]:  # met by id under another title
+                aliases = self._by_title.setdefault(key, [])
+                if match not in aliases:
+                    aliases.append(match)
+        found = self.arxiv[match]
+        if found:
+            self._by_id.setdefault(found, match)
+        return match
+
+
 def dedupe(papers: Iterable[Paper]) -> tuple[list[Paper], int]:
     """Merge repeats of one paper; returns (papers in first-seen order, number of merges).
 
@@ -46,29 +89,17 @@ def dedupe(papers: Iterable[Paper]) -> tuple[list[Paper], int]:
     from a listing and from arXiv must meet by title. Inputs are not modified.
     """
     kept: list[Paper] = []
-    by_id: dict[str, Paper] = {}
-    by_title: dict[str, list[Paper]] = {}
+    groups = Groups()
     merges = 0
     for paper in papers:
-        match = by_id.get(paper.arxiv_id) if paper.arxiv_id else None
-        if match is None:
-            for candidate in by_title.get(paper.dedup_key, []):
-                if not (candidate.arxiv_id and paper.arxiv_id):
-                    match = candidate
-                    break
-        if match is None:
-            match = replace(paper, authors=list(paper.authors), categories=list(paper.categories))
-            kept.append(match)
-            by_title.setdefault(match.dedup_key, []).append(match)
+        group = groups.add(paper.arxiv_id, paper.dedup_key)
+        if group == len(kept):
+            kept.append(
+                replace(paper, authors=list(paper.authors), categories=list(paper.categories))
+            )
         else:
-            merge_into(match, paper)
+            merge_into(kept[group], paper)
             merges += 1
-            if paper.dedup_key != match.dedup_key:  # met by id under another title
-                aliases = by_title.setdefault(paper.dedup_key, [])
-                if not any(a is match for a in aliases):
-                    aliases.append(match)
-        if match.arxiv_id:
-            by_id.setdefault(match.arxiv_id, match)
     return kept, merges
 
 
@@ -90,12 +121,18 @@ def missing_abstracts(without: Iterable[Paper], papers: Iterable[Paper]) -> list
     A paper listed without an abstract in a .bib file but with one in a .ris file is indexed
     from the .ris entry: only papers that end up missing are worth telling the user about.
     """
-    ids = set()
-    keys = set()
+    ids: set[str] = set()
+    keys: set[str] = set()
     for paper in papers:
         keys.add(paper.dedup_key)
         if paper.arxiv_id:
             ids.add(paper.arxiv_id)
+    return missing_from(without, ids, keys)
+
+
+def missing_from(without: Iterable[Paper], ids: set[str], keys: set[str]) -> list[str]:
+    """`missing_abstracts` given the arXiv ids and title keys of the papers read (the sets
+    are extended in place)."""
     out: list[str] = []
     for entry in without:
         if (entry.arxiv_id and entry.arxiv_id in ids) or entry.dedup_key in keys:

@@ -115,10 +115,18 @@ NO_ABSTRACT_FIX = 'add an "abstract" (or "summary") field'
 def add_record(raw: RawEntries, record: object, where: str, key_id: str | None = None) -> None:
     """Append the record's paper, or skip it with a warning; a paper without an abstract is
     also listed in `raw.no_abstract` (it cannot be answered from, but the user should know)."""
+    paper = record_paper(raw, record, where, key_id)
+    if paper is not None:
+        raw.papers.append(paper)
+
+
+def record_paper(
+    raw: RawEntries, record: object, where: str, key_id: str | None = None
+) -> Paper | None:
+    """The record's paper, or None with the record skipped in `raw` (as `add_record` does)."""
     result = _record_to_paper(record, where, key_id)
     if isinstance(result, Paper):
-        raw.papers.append(result)
-        return
+        return result
     raw.skip(where, result)
     if "has no abstract" in result and isinstance(record, dict):
         lowered = {str(k).strip().lower(): v for k, v in record.items()}
@@ -132,6 +140,7 @@ def add_record(raw: RawEntries, record: object, where: str, key_id: str | None =
                 source=where,
             )
         )
+    return None
 
 
 def jsonl_entries(path: Path, text: str) -> RawEntries:
@@ -141,6 +150,12 @@ def jsonl_entries(path: Path, text: str) -> RawEntries:
 def jsonl_line_entries(path: Path, lines: Iterable[str]) -> RawEntries:
     """One paper per line, taking lines as they come (a file is read by `text_lines`)."""
     raw = RawEntries()
+    raw.papers.extend(jsonl_papers(path, lines, raw))
+    return raw
+
+
+def jsonl_papers(path: Path, lines: Iterable[str], raw: RawEntries) -> Iterator[Paper]:
+    """The papers of JSON Lines as they come; what is skipped is noted in `raw`."""
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -154,10 +169,11 @@ def jsonl_line_entries(path: Path, lines: Iterable[str]) -> RawEntries:
             )
             continue
         except (ValueError, RecursionError) as exc:  # a 5,000-digit number, nesting too deep
-            raw.skip(f"{path}:{number}", f"unreadable JSON ({_json_limit(exc)}) — skipped")
+            raw.skip(f"{path}:{number}", f"unreadable JSON ({json_limit(exc)}) — skipped")
             continue
-        add_record(raw, record, f"{path}:{number}")
-    return raw
+        paper = record_paper(raw, record, f"{path}:{number}")
+        if paper is not None:
+            yield paper
 
 
 _WS = re.compile(r"[ \t\n\r]*")
@@ -196,7 +212,7 @@ def json_members(text: str, pos: int) -> Iterator[tuple[Any, Any, int]]:
         index += 1
 
 
-def _json_limit(exc: BaseException) -> str:
+def json_limit(exc: BaseException) -> str:
     """Why Python's JSON parser gave up on valid-looking JSON, in words."""
     if isinstance(exc, RecursionError):
         return "nested too deeply"
@@ -213,7 +229,7 @@ def json_entries(path: Path, text: str) -> RawEntries:
         ) from None
     except (ValueError, RecursionError) as exc:
         raise InputError(
-            f"{path}: unreadable JSON ({_json_limit(exc)}) — a paper collection is a list of "
+            f"{path}: unreadable JSON ({json_limit(exc)}) — a paper collection is a list of "
             "flat paper objects; fix or remove the file"
         ) from None
     raw = RawEntries()

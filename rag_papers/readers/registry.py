@@ -186,7 +186,7 @@ def _skip_reason(path: Path) -> str:
     return f"{path}: {why} (supported: {', '.join(SUPPORTED_SUFFIXES)})"
 
 
-def _expand(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
+def expand_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
     """Files to read, and the files folders held that no reader claims, with why."""
     files: list[Path] = []
     skipped: list[str] = []
@@ -222,7 +222,7 @@ def read_paths(paths: Iterable[str | Path], *, strict: bool = False) -> ReadResu
     pipelines that must not silently lose papers.
     """
     raws: list[RawEntries] = []
-    files, skipped_files = _expand([paths] if isinstance(paths, (str, Path)) else paths)
+    files, skipped_files = expand_paths([paths] if isinstance(paths, (str, Path)) else paths)
     if not files:
         raise InputError("no input paths given — pass files or directories of papers")
     for path in files:
@@ -238,10 +238,15 @@ def read_paths(paths: Iterable[str | Path], *, strict: bool = False) -> ReadResu
     result = finish(raws)
     result.skipped_files = skipped_files
     if strict and result.warnings:
-        shown = "\n  ".join(result.warnings[:10])
-        more = f"\n  ... and {len(result.warnings) - 10} more" if len(result.warnings) > 10 else ""
-        raise InputError(
-            f"{len(result.warnings)} problem(s) in the input (strict mode):\n  "
-            f"{shown}{more}\nFix them, or read without strict to skip those entries."
-        )
+        raise strict_error(result.warnings)
     return result
+
+
+def strict_error(warnings: list[str]) -> InputError:
+    """What strict mode raises when reading warned (the first ten warnings, and how many)."""
+    shown = "\n  ".join(warnings[:10])
+    more = f"\n  ... and {len(warnings) - 10} more" if len(warnings) > 10 else ""
+    return InputError(
+        f"{len(warnings)} problem(s) in the input (strict mode):\n  "
+        f"{shown}{more}\nFix them, or read without strict to skip those entries."
+    )
