@@ -85,6 +85,8 @@ class SliceWriter:
     def _write(self) -> None:
         from llama_index.core.schema import MetadataMode
 
+        from rag_papers.index.store import release_freed_memory
+
         if self.model is None:
             self.model = self.load_model()
             self.vector_store = self.store.vector_store()
@@ -114,3 +116,4 @@ class SliceWriter:
                 self.store.delete_papers(replaced)
                 self.stale.difference_update(replaced)
             self.vector_store.add(part)
+        release_freed_memory()
