@@ -12,9 +12,9 @@ real model would take hours for 120k papers on this machine and its memory does 
 with the collection (it sees one batch at a time). The store records the real model id.
 
 Reported per file: peak RSS of the child (ru_maxrss), RSS sampled every 0.5 s (the curve
-shows whether memory stays flat while embedding), seconds until the first model batch was
-embedded (its group is written to the store right after: dense search works from then on),
-the total time, and for each ingest phase (reading, loading the model, chunking, the BM25
+shows whether memory stays flat while embedding) and at the end, seconds until the first
+model batch was embedded and until the first chunks were written to the store (dense search
+finds them from then on), the total time, the load average at the start and the end, and for each ingest phase (reading, loading the model, chunking, the BM25
 build) when it started with the RSS and the peak RSS at that moment: the BM25 phase's
 figures are memory at the end of writing, before the keyword index is built. Results go to
 eval/results/bench_stream_ingest.json under --label. Not a test: run it by hand.
@@ -39,6 +39,7 @@ import json, os, resource, sys, threading, time
 import numpy as np
 
 start = time.perf_counter()
+load = list(os.getloadavg())
 samples, first = [], []
 def rss_mb():
     with open("/proc/self/statm") as f:
@@ -64,6 +65,17 @@ class StandIn:
         return out
 
 embed.make_embed_model = lambda settings: StandIn()
+
+# When the first chunks reach the store (from then on dense search finds them).
+from llama_index.vector_stores.chroma import ChromaVectorStore
+written = []
+_add = ChromaVectorStore.add
+def add(self, nodes, **kwargs):
+    out = _add(self, nodes, **kwargs)
+    if not written:
+        written.append(round(time.perf_counter() - start, 1))
+    return out
+ChromaVectorStore.add = add
 from rag_papers.index.ingest import ingest
 from rag_papers.settings import Settings
 
@@ -85,6 +97,9 @@ print(json.dumps({
     "papers": summary.read, "chunks": summary.chunks,
     "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     "first_batch_embedded_s": first[0] if first else None,
+    "first_written_s": written[0] if written else None,
+    "rss_end_mb": round(rss_mb()),
+    "load_avg_start_end": [load, list(os.getloadavg())],
     "phases_s_rss_peak_mb": phases,
     "total_s": round(time.perf_counter() - start, 1),
     "rss_mb_samples": samples[:: max(1, len(samples) // 40)],
