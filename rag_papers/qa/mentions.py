@@ -1,14 +1,15 @@
 """Finding what a question names in a paper's text: versioned names (Llama 3 is not
 Llama 2), acronyms and their spelled-out forms (CTR, click-through rate; MoE, mixture of
-experts), the two sides of "which papers combine A with B", and a number stated for a
-quantity. Plain text functions; the question given is what the user asked, without a
+experts), the two sides of "which papers combine A with B", the kind of thing an
+advice question asks for ("Which optimizer would you recommend"), a name mentioned only in
+passing ("models such as BERT, XLNet and so on"), and a number stated for a quantity. Plain text functions; the question given is what the user asked, without a
 follow-up's "(about: ...)" context."""
 
 from __future__ import annotations
 
 import re
 
-from rag_papers.qa.evidence import content_terms, states_number, stopwords
+from rag_papers.qa.evidence import COUNT_WORDS, content_terms, states_number, stopwords
 
 # The second side ends where the clause does: "…with B, and what does each …" asks more.
 _COMBINE = re.compile(
@@ -83,3 +84,64 @@ def states_quantity(sentence: str, head: str, question: str) -> bool:
         ):
             return True
     return False
+
+
+# Words that make what follows them in a sentence an example, a baseline or a point of
+# comparison: "such as BERT, XLNet", "outperforming 175B GPT-3", "like Flamingo".
+_PASSING_CUE = re.compile(
+    r"\b(?:than|such as|e\.\s?g\.?|like|including|compar\w* (?:to|with|against)|versus|vs\.?|unlike"
+    r"|outperform\w*|surpass\w*|beat(?:s|ing)?|(?:improvements?|gains?|superiority|advantages?) over"
+    r"|baselines?|prior works?|previous (?:works?|methods?|models?))\b",
+    re.IGNORECASE,
+)
+PASSING_WINDOW = 12  # a cue makes a mention passing when it is this many words before it
+_OWN_PLACE = re.compile(
+    r"\b(?:on|in|at|for|across|using|with|by|from|to|of|under|when|where|which|that|we|our)\b",
+    re.IGNORECASE,
+)
+_SENTENCE_START = re.compile(r"(?:^|[.!?]\s+)(?=[^.!?]*$)")
+
+
+def mentioned_in_passing(name: str, text: str) -> bool:
+    """Is every mention of the name in the text an example or a point of comparison? False
+    when the text never mentions it. `text` is an abstract (a title naming it is not
+    passing)."""
+    found = list(re.finditer(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text, re.IGNORECASE))
+    if not found:
+        return False
+    for m in found:
+        start = _SENTENCE_START.search(text, 0, m.start())
+        before = " ".join(text[start.end() if start else 0 : m.start()].split()[-PASSING_WINDOW:])
+        cues = list(_PASSING_CUE.finditer(before))
+        # "outperform SimVP on Moving MNIST": the benchmark after "on" is where it is shown
+        if not cues or _OWN_PLACE.search(before[cues[-1].end() :]):
+            return False
+    return True
+
+
+_ASKED_KIND = re.compile(
+    r"^\s*(?:which|what)\s+((?:[\w-]+\s+){1,3}?)(?:should|would|could|can)\b",
+    re.IGNORECASE,
+)
+
+
+def asked_kind(question: str) -> list[str]:
+    """The words of the kind of thing a "which X should I use / would you recommend" question
+    asks for (["optimizer"] for "Which optimizer would you recommend…"), else []. Only for
+    should/would/could/can: "what two changes does X make" need not say "changes"."""
+    m = _ASKED_KIND.match(question)
+    if not m:
+        return []
+    words = [w.lower() for w in m.group(1).split()]
+    return [w for w in words if w not in stopwords() and w not in COUNT_WORDS and not w.isdigit()]
+
+
+def says_kind(word: str, text: str) -> bool:
+    """Does the text use the word as written, or its plural ("optimizer", not "optimization")?"""
+    stem = word[:-1] if word.endswith("s") and len(word) > 3 else word
+    forms = (
+        rf"{re.escape(stem[:-1])}(?:y|ies)"
+        if stem.endswith("y")
+        else rf"{re.escape(stem)}(?:s|es)?"
+    )
+    return re.search(rf"\b{forms}\b", text, re.IGNORECASE) is not None

@@ -36,5 +36,7 @@ class TermStats(Protocol):
 
     def idf(self, term: str) -> float: ...
 
+    def size(self) -> int: ...
+
 
 __all__ = ["Embedder", "PaperRetriever", "TermStats"]

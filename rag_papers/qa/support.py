@@ -51,10 +51,14 @@ class Bm25TermStats:
             int(indptr[tid + 1] - indptr[tid]) if tid is not None and tid + 1 < len(indptr) else 0
         )
 
+    def size(self) -> int:
+        """How many chunks the index holds."""
+        retriever = self.load()
+        return int(retriever.bm25.scores["num_docs"]) if retriever is not None else 0  # type: ignore[attr-defined]
+
     def idf(self, term: str) -> float:
         """BM25 inverse document frequency over all chunks (unseen terms weigh most)."""
-        retriever = self.load()
-        n_docs = int(retriever.bm25.scores["num_docs"]) if retriever is not None else 0  # type: ignore[attr-defined]
+        n_docs = self.size()
         df = self.df(term)
         return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
 
