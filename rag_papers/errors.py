@@ -33,3 +33,8 @@ class LLMError(RagPapersError):
 
 class StoreDamagedError(RagPapersError):
     """The embedded Chroma store's database file is damaged; it must be rebuilt or restored."""
+
+
+class WriterLockError(RagPapersError):
+    """Another writer holds the index's writer lock (and waiting was not allowed or timed
+    out), or this writer lost the lock to another while it ran."""

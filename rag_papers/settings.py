@@ -60,6 +60,19 @@ class Settings(BaseSettings):
         None, description="Chroma server host; unset = embedded store under home."
     )
     chroma_port: int = Field(8000, description="Chroma server port (with chroma_host).")
+    writer_lease_s: float = Field(
+        60.0,
+        gt=0,
+        description="With a Chroma server: an ingest or removal renews its writer lock on the "
+        "server every quarter of this; a lock not renewed for this long (its writer was killed) "
+        "is taken over by the next writer.",
+    )
+    writer_wait_s: float | None = Field(
+        None,
+        ge=0,
+        description="How long a writer waits for another's writer lock before giving up; unset = "
+        "until it is free (Ctrl-C stops waiting), 0 = refuse at once.",
+    )
 
     # -- embeddings -----------------------------------------------------------------------
     embed_backend: str = Field(
@@ -200,6 +213,8 @@ class Settings(BaseSettings):
                 "ui_port",
                 "ui_error_log_level",
                 "prices",
+                "writer_lease_s",
+                "writer_wait_s",
             },
         )
         if data.get("llm_provider") == "openai":  # the default: hashes from before it existed hold

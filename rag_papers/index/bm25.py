@@ -149,6 +149,10 @@ def _rebuild_locked(store: PaperStore, settings: Settings, *, bump: bool) -> dic
     target = settings.bm25_dir
     _clean_leftovers(target)
     tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    # The version is read before the chunks: a writer elsewhere (another home on the same
+    # Chroma server) that changes chunks during the build changes it after this read, so
+    # the copy is labelled stale, never current with the chunks it missed.
+    seen = None if bump else store_version(store, fresh=True)
     try:
         chunks = write_bm25(store.iter_chunks(), tmp, top_k=settings.candidates)
         if not chunks:
@@ -157,7 +161,7 @@ def _rebuild_locked(store: PaperStore, settings: Settings, *, bump: bool) -> dic
                 target.rename(old)
                 shutil.rmtree(old, ignore_errors=True)
             return None
-        version = None if bump else store_version(store, fresh=True)
+        version = seen
         if version is None:
             version = uuid.uuid4().hex
             _set_store_version(store, version)
@@ -183,7 +187,13 @@ def load_bm25(store: PaperStore, settings: Settings) -> BM25Retriever | None:
                 marker = _read_marker(target)
                 if marker.get("version") == store_version(store):
                     return _load_checked(target, marker)
-                log.info("BM25 index is stale (store changed since it was built); rebuilding")
+                # In one home a writer rebuilds the home's copy itself; a stale copy means an
+                # ingest died, or (with a Chroma server) another machine wrote: say so then.
+                (log.warning if settings.chroma_host else log.info)(
+                    "the keyword (BM25) index in %s is out of step with the store (another "
+                    "writer changed it since); rebuilding it from the store",
+                    target,
+                )
             except BM25Damaged as exc:
                 log.warning(
                     "the keyword (BM25) index in %s was damaged (%s); rebuilding it from the store",

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from rag_papers import _offline  # noqa: F401
 from rag_papers.errors import InputError
 from rag_papers.index.chunks import chunk_papers, estimate_embedding_cost, paper_metadata
-from rag_papers.index.locking import file_lock
+from rag_papers.index.locking import writer_lock
 from rag_papers.index.plan import Entries, IngestPlan, Record
 from rag_papers.index.reconcile import StoredKeys
 from rag_papers.index.write import SliceWriter, write_group_size
@@ -139,12 +139,9 @@ def ingest(
     summary = IngestSummary()
     plan, entries = _read_inputs(paths, papers, strict, summary, report)
 
-    # One writer per home folder: a second ingest waits (and says so) instead of racing.
-    home = Path(settings.home).expanduser()
-    lock = home / "ingest.lock"
-    with file_lock(
-        lock, waiting=f"waiting for another ingest into {home} to finish (it holds {lock})"
-    ):
+    # One writer at a time (per home, and per collection on a Chroma server): a second
+    # ingest waits (and says so) instead of racing.
+    with writer_lock(settings):
         if rebuild and store is None and damage_error(settings) is not None:
             move_aside(settings)  # a damaged store cannot even be reset: start a fresh one
         store = store if store is not None else PaperStore(settings)

@@ -13,11 +13,10 @@ import json
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from rag_papers.errors import InputError
-from rag_papers.index.locking import file_lock
+from rag_papers.index.locking import writer_lock
 from rag_papers.index.reconcile import paper_from_metadata
 from rag_papers.settings import Settings
 from rag_papers.types import Paper, clean_arxiv_id, normalize_title
@@ -167,9 +166,7 @@ def remove_papers(paper_ids: list[str], settings: Settings | None = None) -> Rem
             f"none of {', '.join(paper_ids)} is in collection {settings.collection!r} — "
             "`rag-papers papers --search TEXT` shows the ids"
         )
-    home = Path(settings.home).expanduser()
-    lock = home / "ingest.lock"  # a removal is a writer too: one at a time with ingests
-    with file_lock(lock, waiting=f"waiting for another ingest into {home} to finish ({lock})"):
+    with writer_lock(settings, "removal"):  # a removal is a writer too: one at a time with ingests
         mark_changed(store)
         for pid in found:
             store.delete_papers([pid])

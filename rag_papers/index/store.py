@@ -162,8 +162,10 @@ class PaperStore:
 
     # -- collection -------------------------------------------------------------------
     def collection_names(self) -> list[str]:
-        """Every collection in this store (home or server), sorted."""
-        return sorted(c.name for c in self.client.list_collections())
+        """Every paper collection in this store (home or server), sorted (writer locks left out)."""
+        from rag_papers.index.lease import is_lock
+
+        return sorted(c.name for c in self.client.list_collections() if not is_lock(c.name))
 
     def exists(self) -> bool:
         return self.settings.collection in {c.name for c in self.client.list_collections()}
