@@ -20,7 +20,8 @@ def test_no_module_outside_the_store_reaches_into_chroma() -> None:
     offenders = [
         f"{path.relative_to(PACKAGE)}:{n}: {line.strip()}"
         for path in PACKAGE.rglob("*.py")
-        if path != PACKAGE / "index" / "store.py"
+        # the two modules the import-linter contract lets speak Chroma
+        if path not in (PACKAGE / "index" / "store.py", PACKAGE / "index" / "lease.py")
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
         if reach.search(line)
     ]
