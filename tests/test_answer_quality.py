@@ -314,6 +314,41 @@ def test_advice_needs_a_paper_about_the_kind_of_thing_asked_for(mamba_pipeline: 
         assert ans.abstained and not ans.citations, (question, ans.text)
 
 
+def test_a_comparison_cites_the_papers_it_names_and_no_others(sample_pipeline: Pipeline) -> None:
+    """It cited two class-incremental papers that were close in score besides MOS and OVOR."""
+    ans = sample_pipeline.run(
+        "Compare how MOS and OVOR limit forgetting in class-incremental learning."
+    )
+    check_numbering(ans)
+    assert sorted(c.title.split(":")[0] for c in ans.citations) == ["MOS", "OVOR"], ans.text
+
+
+def test_a_name_no_retrieved_title_carries_gets_a_search_of_its_own() -> None:
+    from rag_papers.qa.expand import add_named_papers
+    from rag_papers.types import RetrievedPaper
+
+    def paper(pid: str, title: str) -> RetrievedPaper:
+        return RetrievedPaper(pid, title, "An abstract.", 0.01)
+
+    found = [paper("m", "Medusa: Multiple Decoding Heads"), paper("s", "Speculative Streaming")]
+    asked: list[str] = []
+
+    def search(query: str, k: int) -> list[RetrievedPaper]:
+        asked.append(query)
+        return [
+            found[1],
+            paper("x", "Eagle-eyed review"),
+            paper("e", "EAGLE: Speculative Sampling"),
+        ]
+
+    out = add_named_papers(
+        "Compare Medusa and EAGLE.", found, {"Medusa": "medusa", "EAGLE": "eagl"}, search
+    )
+    assert [p.paper_id for p in out] == ["m", "s", "x"]  # the first new paper titled with it
+    assert asked == ["EAGLE"]  # Medusa's paper was retrieved: no search for it
+    assert add_named_papers("q", found, {}, search) == found
+
+
 def test_a_combination_no_paper_makes_abstains(sample_pipeline: Pipeline) -> None:
     """The sample has MoE papers and state-space papers, none combining them: it used to list
     four MoE papers."""

@@ -91,6 +91,8 @@ _LIST = re.compile(
     r"|^(?:how|in what ways?)\b[^?]*\bdiffer\b|^what(?:'s| is| are) the (?:main |key )?differences?\b",
     re.IGNORECASE,
 )
+_QUOTED = re.compile(r"(?<!\w)['\"‘“]([^'\"‘’“”]{3,}?)['\"’”](?!\w)")
+_COMPARE = re.compile(r"^\s*compare\b|\bdiffer(?:ence)?s?\b", re.IGNORECASE)
 _NUMERIC = re.compile(
     r"\bhow (?:many|much|large|big|fast|long|accurate|well)\b|\bwhat (?:share|fraction|percentage|proportion)\b",
     re.IGNORECASE,
@@ -250,6 +252,9 @@ class Composer:
         if sides:  # "which papers combine A with B": only papers that have both
             usable = [p for p in usable if self.covers_all(sides, p)] or usable
             top = max(usable, key=lambda p: p.relevance)
+        compared = self.compared(question, usable)
+        if compared:
+            return compared
         chosen = []
         for p in usable:
             own_name = bool(names & set(content_terms(p.paper.title)))
@@ -264,6 +269,44 @@ class Composer:
                 chosen.append(p)
         return chosen
 
+    def compared(self, question: str, usable: list[PaperEvidence]) -> list[PaperEvidence]:
+        """ "Compare how Medusa and EAGLE…", "Compare what 'Repeat After Me' and …": the papers
+        of the compared names or quoted titles when each has one, else []. A paper is a
+        name's when its title carries it, or, when no title does, its abstract uses it twice
+        and not in passing (ArmoRM); a benchmark a result is reported on ("on RewardBench") is not compared."""
+        asked = strip_context(question)
+        if not _COMPARE.search(asked):
+            return []
+        quoted = [q.lower() for q in _QUOTED.findall(asked)]
+        names = {
+            w: t
+            for w, t in self.rare_name_words(question).items()
+            if not re.search(rf"\b(?:on|in|at)\s+(?:the\s+)?{re.escape(w)}\b", asked)
+        }
+        if quoted:
+            keys = [(q, q) for q in quoted]
+        else:
+            titled = {
+                w: sum(t in content_terms(p.paper.title) for p in usable) for w, t in names.items()
+            }
+            keys = [(w, t) for w, t in names.items() if titled[w] <= 2]  # a name, not a topic
+
+        titles = {t for p in usable for t in content_terms(p.paper.title)}
+
+        def has(p: PaperEvidence, word: str, term: str) -> bool:
+            title, abstract = p.paper.title, p.paper.abstract
+            if quoted:
+                return word in title.lower()
+            if term in titles:  # a paper titled with the name is the name's paper
+                return term in content_terms(title)
+            own = len(re.findall(rf"(?<![\w-]){re.escape(word)}", abstract)) >= 2
+            return own and not mentioned_in_passing(word, abstract)
+
+        own = [p for p in usable if any(has(p, w, t) for w, t in keys)]
+        if keys and all(any(has(p, w, t) for p in own) for w, t in keys):
+            return own
+        return []
+
     def rare_names(self, question: str) -> set[str]:
         """Stemmed capitalised names in the question that few chunks contain (ZeroI2V, Aya):
         a paper with one in its title is what the question names."""
@@ -271,7 +314,9 @@ class Composer:
 
     def rare_name_words(self, question: str) -> dict[str, str]:
         """The words of rare_names, each with its stemmed term."""
-        words = _CAPITALISED.findall(strip_context(question))[1:] if question else []
+        asked = strip_context(question)
+        words = _CAPITALISED.findall(asked)[1:] if question else []
+        words += [w for w in re.findall(r"\b[a-z][\w-]*", asked) if looks_like_name(w)]  # sDPO
         stats = self.evidence.stats
         rare = max(RARE_NAME_DF, round(RARE_NAME_SHARE * stats.size())) if words else 0
         names = {}

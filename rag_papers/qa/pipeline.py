@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 from rag_papers import _offline  # noqa: F401
 from rag_papers.qa import citations as cites
 from rag_papers.qa.citations import CANNOT_ANSWER
-from rag_papers.qa.compose import ABOUT, Composer, strip_context
+from rag_papers.qa.compose import ABOUT, Composer, question_shape, strip_context
+from rag_papers.qa.expand import add_named_papers
 from rag_papers.qa.ports import PaperRetriever
 from rag_papers.qa.prompting import build_messages, estimate_usage
 from rag_papers.qa.replies import ReasoningFilter, normalize_citations, strip_reasoning
@@ -128,6 +129,13 @@ class Pipeline:
         mode = self.resolve_mode(mode)
         t0 = time.perf_counter()
         contexts = self.retriever.retrieve(question, k=k, filters=filters)
+        if question_shape(question) == "list":  # "Compare how Medusa and EAGLE …": both
+            contexts = add_named_papers(
+                question,
+                contexts,
+                self.composer.rare_name_words(question),
+                lambda query, n: self.retriever.retrieve(query, k=n, filters=filters),
+            )
         t_retr = time.perf_counter() - t0
         t0 = time.perf_counter()
         if mode == "extractive":
