@@ -17,7 +17,12 @@ from rag_papers.qa.compose import question_shape
 from rag_papers.qa.display import display_text, is_boilerplate
 from rag_papers.qa.evidence import states_number
 from rag_papers.qa.pipeline import Pipeline
-from rag_papers.qa.replies import ReasoningFilter, normalize_citations, strip_reasoning
+from rag_papers.qa.replies import (
+    ReasoningFilter,
+    normalize_citations,
+    opens_in_prompt,
+    strip_reasoning,
+)
 from rag_papers.qa.support import SentenceCache
 from rag_papers.settings import Settings
 from rag_papers.types import Answer, Citation
@@ -131,6 +136,18 @@ def test_reasoning_filter_drops_think_blocks_split_across_chunks() -> None:
     assert shown == "MRL nests [1]. Done <b>."
     assert strip_reasoning("<think>x [2]</think>\nAnswer [1].") == "Answer [1]."
     assert strip_reasoning("planning…</think> Answer [1].") == "Answer [1]."
+    assert opens_in_prompt("planning…</think> A.") and not opens_in_prompt("<think>x</think> A.")
+    lone = ReasoningFilter(hold_opening=True)  # reasoning whose <think> was in the prompt
+    chunks = ["Okay, the user asks. ", "Source two?</th", "ink>\n\nMRL nests [1", "]."]
+    assert [lone.feed(c) for c in chunks] + [lone.flush()] == ["", "", "MRL nests [1", "].", ""]
+    plain = ReasoningFilter(hold_opening=True)  # shown from the first citation; none: at the end
+    assert [plain.feed(c) for c in ["MRL ", "nests [1]", " too."]] == ["", "MRL nests [1]", " too."]
+    assert plain.feed("") + plain.flush() == ""
+    short = ReasoningFilter(hold_opening=True)
+    assert (
+        short.feed("The papers do not answer.") == ""
+        and short.flush() == "The papers do not answer."
+    )
 
 
 @pytest.mark.parametrize(
@@ -464,6 +481,21 @@ def test_llm_reasoning_never_reaches_text_citations_or_stream(
     assert shown.startswith("MRL nests")
     check_numbering(final)
     assert "plan" not in final.text and len(final.citations) == 2
+
+    # a chat template that opens <think> in the prompt: the reply has only the closing tag.
+    # The first such reply is clean in the answer; from then on also in the stream.
+    pieces = [
+        "The user asks about MRL; ",
+        "source one fits.</th",
+        "ink>\n\nMRL nests ",
+        "embeddings [1].",
+    ]
+    for _ in range(2):
+        fault_server.stream("".join(pieces), pieces=pieces)
+        items = list(pipe.stream(MRL_Q))
+        assert isinstance(items[-1], Answer) and "user asks" not in items[-1].text
+    shown = "".join(i for i in items if isinstance(i, str))
+    assert shown.startswith("MRL nests") and "user asks" not in shown and "think" not in shown
 
 
 def test_llm_stream_shows_the_numbers_of_the_final_answer(

@@ -10,6 +10,13 @@ OPEN, CLOSE = "<think>", "</think>"
 _THINK = re.compile(r"<think>.*?(?:</think>|\Z)\s*", re.DOTALL | re.IGNORECASE)
 
 
+def opens_in_prompt(reply: str) -> bool:
+    """Did the reply close a reasoning block it never opened (the prompt opened it)?"""
+    low = reply.lower()
+    close = low.find(CLOSE)
+    return close >= 0 and OPEN not in low[:close]
+
+
 def strip_reasoning(text: str) -> str:
     """The text without <think>…</think> blocks (an unclosed one runs to the end), and
     without a reasoning preamble closed by a lone </think>."""
@@ -19,18 +26,38 @@ def strip_reasoning(text: str) -> str:
     return text.lstrip()
 
 
+_MARKER = re.compile(r"\[\s*\d")
+
+
 class ReasoningFilter:
     """Stream filter: feed deltas, get back only what is outside <think>…</think>.
 
-    Text that could be the start of a tag is held back until the next delta decides.
+    Text that could be the start of a tag is held back until the next delta decides. With
+    hold_opening (for a model whose chat template opens the <think> block in the prompt, so
+    its replies start with reasoning closed by a lone </think>), so is the start of the
+    reply, until it opens a block, cites a source ([1]) or closes the preamble: the
+    preamble is dropped, never shown and then taken back.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, hold_opening: bool = False) -> None:
         self._pending = ""
         self._inside = False
         self._started = False  # a visible character was emitted
+        self._opening = ""  # the start of the reply, while it may be a reasoning preamble
+        self._decided = not hold_opening
 
     def feed(self, delta: str) -> str:
+        if not self._decided:
+            self._opening += delta
+            low = self._opening.lower()
+            close, open_ = low.find(CLOSE), low.find(OPEN)
+            if close >= 0 and not 0 <= open_ < close:  # a preamble closed by a lone </think>
+                delta = self._opening[close + len(CLOSE) :].lstrip()
+            elif open_ >= 0 or _MARKER.search(self._opening):
+                delta = self._opening
+            else:
+                return ""
+            self._decided, self._opening = True, ""
         self._pending += delta
         out: list[str] = []
         while self._pending:
@@ -56,6 +83,10 @@ class ReasoningFilter:
         return text
 
     def flush(self) -> str:
+        if not self._decided:  # a reply that never cited nor closed a preamble
+            self._decided = True
+            held, self._opening = self._opening, ""
+            return self.feed(held) + self.flush()
         rest = "" if self._inside else self._pending
         self._pending = ""
         return rest
@@ -69,4 +100,4 @@ def _partial_suffix(text: str, tag: str) -> int:
     return 0
 
 
-__all__ = ["CLOSE", "OPEN", "ReasoningFilter", "strip_reasoning"]
+__all__ = ["CLOSE", "OPEN", "ReasoningFilter", "opens_in_prompt", "strip_reasoning"]

@@ -28,7 +28,12 @@ from rag_papers.qa.compose import ABOUT, Composer, question_shape, strip_context
 from rag_papers.qa.expand import add_named_papers
 from rag_papers.qa.ports import PaperRetriever
 from rag_papers.qa.prompting import build_messages, estimate_usage
-from rag_papers.qa.replies import ReasoningFilter, normalize_citations, strip_reasoning
+from rag_papers.qa.replies import (
+    ReasoningFilter,
+    normalize_citations,
+    opens_in_prompt,
+    strip_reasoning,
+)
 from rag_papers.qa.retrieve import Filters, Retriever
 from rag_papers.qa.support import Evidence
 from rag_papers.qa.validate import MODES, validate_k, validate_mode, validate_question
@@ -80,6 +85,7 @@ class Pipeline:
         self.settings = settings or Settings()
         self.retriever: PaperRetriever = retriever or Retriever(self.settings)
         self._llm = llm
+        self.reasons_unopened = False  # the LLM's replies start with a lone </think> preamble
         self.evidence = evidence or default_evidence(self.settings, self.retriever)
         self.composer = Composer(self.evidence, self.settings.abstain_threshold)
 
@@ -234,7 +240,9 @@ class Pipeline:
         llm = self.llm()
         parts: list[str] = []
         reply = None
-        shown = ReasoningFilter()  # reasoning models' <think>…</think> never reaches the reader
+        # reasoning models' <think>…</think> never reaches the reader; once the model has
+        # been seen to start replies with reasoning the prompt opened, neither does that
+        shown = ReasoningFilter(hold_opening=self.reasons_unopened)
         numbers = cites.StreamRenumber(call.n_sources)  # the numbers the answer will show
         for item in llm.stream(call.messages):  # text deltas, then the reply with its usage
             if not isinstance(item, str):
@@ -248,6 +256,7 @@ class Pipeline:
         if rest:
             yield rest
         text = "".join(parts)
+        self.reasons_unopened = self.reasons_unopened or opens_in_prompt(text)
         usage = dict(reply.usage) if reply is not None else {}
         if not usage.get("total_tokens"):  # many local servers send no usage when streaming
             usage = estimate_usage(call.messages, text, self.settings.llm_model)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from rag_papers.providers.reasoning import ReasoningFilter, strip_reasoning
+from rag_papers.providers.reasoning import ReasoningFilter, opens_in_prompt, strip_reasoning
 
 _FULLWIDTH = re.compile(r"【\s*(\d+(?:\s*[,;，、\-–]\s*\d+)*)\s*】")
 _RANGE = re.compile(r"\[(\s*\d+\s*(?:[,;]\s*\d+\s*)*[-–]\s*\d+(?:\s*[,;]\s*\d+)*\s*)\]")
@@ -46,4 +46,4 @@ def normalize_citations(text: str) -> str:
     return text
 
 
-__all__ = ["ReasoningFilter", "normalize_citations", "strip_reasoning"]
+__all__ = ["ReasoningFilter", "normalize_citations", "opens_in_prompt", "strip_reasoning"]
