@@ -531,3 +531,16 @@ def test_llm_sources_list_becomes_citations(small_index, fault_server: FaultServ
     assert "Sources" not in ans.text
     assert ans.text.endswith("[1][2].") and [c.rank for c in ans.citations] == [2, 1]
     check_numbering(ans)
+
+
+def test_sentences_a_source_joined_without_a_space_are_two_sentences() -> None:
+    """BIOMEDICA's abstract reads "…publicly accessible dataset.Our framework produces…": the
+    answer quoted both as one sentence with the join in it."""
+    from rag_papers.qa.evidence import split_sentences
+
+    text = "We release a dataset.Our framework yields 24 million pairs. See e.g. Fig. 2 for more."
+    assert split_sentences(text) == [
+        "We release a dataset.",
+        "Our framework yields 24 million pairs.",
+        "See e.g. Fig. 2 for more.",
+    ]

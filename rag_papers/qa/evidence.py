@@ -16,7 +16,10 @@ from functools import lru_cache
 from typing import Any
 
 _ABBREV = r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bet al\.)(?<!\bvs\.)(?<!\bFig\.)(?<!\bEq\.)(?<!\bcf\.)(?<!\bapprox\.)"
-_SPLIT = re.compile(_ABBREV + r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+# ... or where a source lost the space between two sentences ("the dataset.Our framework")
+_SPLIT = re.compile(
+    _ABBREV + r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])|(?<=[a-z]{2}[.!?])(?=[A-Z][a-z])"
+)
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s' default token pattern
 
 # Words that carry no topic in a question about papers.
