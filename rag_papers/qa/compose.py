@@ -68,6 +68,7 @@ DENSE_FLOOR = 0.28
 # "Which papers combine A with B": a paper covers a side when it has this IDF-weighted share of
 # its terms (or its acronym, SSM for "state space models").
 FACET_COVER = 0.6
+FACET_COSINE = 0.6  # ... or a sentence this similar to the side ("teachers": distillers)
 # A capitalised name in the question that few chunks contain names its papers: at most
 # RARE_NAME_DF chunks, or this share of the collection's chunks when that is more (GAN is in 3
 # of the sample's 992 chunks and in 11 of 2,407 once the 2024 papers are added).
@@ -409,8 +410,15 @@ class Composer:
         """Does the paper's title and abstract cover every side of a combination?"""
         text = f"{pe.paper.title} {pe.paper.abstract}"
         idf = self.evidence.stats.idf
+
+        def said(side: str) -> bool:  # a long side is often said in other words
+            found = self.evidence.support(side, pe.paper, self.evidence.query_vector(side))
+            return max((s.cosine for s in found), default=0.0) >= FACET_COSINE
+
         return all(
-            coverage(content_terms(side), pe.terms, idf) >= FACET_COVER or abbreviated(side, text)
+            coverage(content_terms(side), pe.terms, idf) >= FACET_COVER
+            or abbreviated(side, text)
+            or said(side)
             for side in sides
         )
 
