@@ -130,11 +130,14 @@ def question_shape(question: str) -> str:
     return "lookup"
 
 
-def sentence_prior(sentence: str) -> float:
-    """Contribution sentences up, background and motivation down."""
+def sentence_prior(sentence: str, index: int = 1) -> float:
+    """Contribution sentences up, background and motivation down (an abstract's first
+    sentence is its setting unless it says what the paper does)."""
     prior = 0.0
     if _CONTRIBUTION.search(sentence):
         prior += CONTRIBUTION_BONUS
+    elif index == 0:
+        prior -= BACKGROUND_PENALTY
     if _BACKGROUND.search(sentence):
         prior -= BACKGROUND_PENALTY
     return prior
@@ -206,7 +209,7 @@ class Composer:
             # "how big is their largest model?", says little); which sentence, on what was asked.
             full = self.evidence.support(question, paper, full_vec) if about else sups
             scored = [
-                Scored(s, s.score + sentence_prior(s.sentence))
+                Scored(s, s.score + sentence_prior(s.sentence, s.index))
                 for s in sups
                 if not is_boilerplate(s.sentence)
             ]
