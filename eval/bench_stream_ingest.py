@@ -38,6 +38,15 @@ CHILD = r"""
 import json, os, resource, sys, threading, time
 import numpy as np
 
+# Measure the checkout given with --code: an editable install's import hook would otherwise
+# import its own rag_papers whatever PYTHONPATH says.
+code = os.path.abspath(os.environ["BENCH_CODE"])
+sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in getattr(f, "__module__", "")]
+sys.path.insert(0, code)
+import rag_papers
+if not os.path.abspath(rag_papers.__file__).startswith(code + os.sep):
+    raise SystemExit(f"measuring {rag_papers.__file__}, not the code in {code}")
+
 start = time.perf_counter()
 load = list(os.getloadavg())
 samples, first = [], []
@@ -97,6 +106,7 @@ print(json.dumps({
     "papers": summary.read, "chunks": summary.chunks,
     "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     "first_batch_embedded_s": first[0] if first else None,
+    "code": os.path.dirname(os.path.abspath(rag_papers.__file__)),
     "first_written_s": written[0] if written else None,
     "rss_end_mb": round(rss_mb()),
     "load_avg_start_end": [load, list(os.getloadavg())],
@@ -108,7 +118,7 @@ print(json.dumps({
 
 
 def run(path: Path, home: Path, code_root: Path) -> dict[str, object]:
-    env = dict(os.environ, PYTHONPATH=str(code_root))
+    env = dict(os.environ, PYTHONPATH=str(code_root), BENCH_CODE=str(code_root))
     out = subprocess.run(
         [sys.executable, "-c", CHILD, str(path), str(home)],
         capture_output=True,
