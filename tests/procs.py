@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -21,3 +24,17 @@ def stop_process(proc: subprocess.Popen, timeout: float = 10) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=5)
+
+
+def cli_process(*argv: str, home: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """`rag-papers --home HOME ...` in its own process, as a user runs it; by default without
+    the OPENAI_* and RAG_PAPERS_* settings of the test run."""
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "RAG_PAPERS_"))}
+    return subprocess.Popen(
+        [sys.executable, "-m", "rag_papers", "--home", str(home), *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )

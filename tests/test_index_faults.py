@@ -7,12 +7,12 @@ import json
 import logging
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from conftest import SMALL_LISTING
+from procs import cli_process
 
 from rag_papers.app.cli import main
 from rag_papers.index.bm25 import lock_path, mark_changed
@@ -26,14 +26,7 @@ QUESTION = "What do large language models struggle with?"
 
 def cli(*argv: str, home: Path) -> subprocess.Popen[str]:
     """`rag-papers --home HOME ...` in its own process, as a user runs it."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "RAG_PAPERS_"))}
-    return subprocess.Popen(
-        [sys.executable, "-m", "rag_papers", "--home", str(home), *argv],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    return cli_process(*argv, home=home)
 
 
 def leftovers(home: Path) -> list[str]:

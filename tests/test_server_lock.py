@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from library_subsets import ONLY, SHARED_IDS, write_subsets
+from procs import cli_process
 from test_store_server import chroma_server  # noqa: F401  (module-scoped `chroma run` fixture)
 
 from rag_papers.errors import WriterLockError
@@ -74,13 +75,7 @@ def _env(host: str, port: int, collection: str, **extra: str) -> dict[str, str]:
 
 def _cli(*argv: str, home: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     """`rag-papers --home HOME ...` in its own process, as a user on another machine runs it."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "rag_papers", "--home", str(home), *argv],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    return cli_process(*argv, home=home, env=env)
 
 
 def _paused_writer(
