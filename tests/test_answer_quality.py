@@ -232,8 +232,8 @@ def test_a_question_about_what_no_retrieved_paper_names_abstains(
 
 
 def test_a_number_states_a_quantity_only_next_to_its_name() -> None:
-    from rag_papers.qa.evidence import quantity_terms
     from rag_papers.qa.mentions import states_quantity
+    from rag_papers.qa.naming import quantity_terms
 
     q = "What is the best learning rate for fine-tuning BERT?"
     assert quantity_terms(q) == ["learn rate"]
@@ -290,9 +290,8 @@ def test_a_question_about_a_model_named_only_in_passing_abstains(
 def test_a_rare_name_is_rare_for_the_size_of_the_collection() -> None:
     """GAN is in 3 of the sample's 992 chunks and in 11 of 2,407 with the 2024 papers: it names
     what a paper is about in both (the fixed limit of 8 lost it in the bigger store)."""
-    from types import SimpleNamespace
 
-    from rag_papers.qa.compose import Composer
+    from rag_papers.qa.naming import Names
 
     class Stats:
         def __init__(self, size: int, df: int) -> None:
@@ -309,8 +308,8 @@ def test_a_rare_name_is_rare_for_the_size_of_the_collection() -> None:
 
     question = "Which optimizer would you recommend for training a small GAN on a laptop?"
     for size, df, rare in ((992, 3, True), (2407, 11, True), (992, 11, False)):
-        composer = Composer(SimpleNamespace(stats=Stats(size, df)), 0.5)  # type: ignore[arg-type]
-        assert (composer.rare_names(question) == {"gan"}) is rare, (size, df)
+        names = Names(Stats(size, df))
+        assert (set(names.rare_words(question).values()) == {"gan"}) is rare, (size, df)
 
 
 def test_advice_needs_a_paper_about_the_kind_of_thing_asked_for(mamba_pipeline: Pipeline) -> None:

@@ -20,25 +20,15 @@ from typing import TYPE_CHECKING
 
 from rag_papers.qa.citations import CANNOT_ANSWER, strip_end
 from rag_papers.qa.display import display_text, is_boilerplate
-from rag_papers.qa.evidence import (
-    Support,
-    content_terms,
-    coverage,
+from rag_papers.qa.evidence import Support, content_terms, coverage, states_number
+from rag_papers.qa.mentions import abbreviated, combined_sides, states_quantity, versioned_names
+from rag_papers.qa.naming import (
+    Names,
     looks_like_name,
     named_terms,
+    own_names,
     quantity_terms,
     specific_terms,
-    states_number,
-)
-from rag_papers.qa.mentions import (
-    abbreviated,
-    asked_kind,
-    combined_sides,
-    mentioned_in_passing,
-    says_kind,
-    spelled_out,
-    states_quantity,
-    versioned_names,
 )
 
 if TYPE_CHECKING:
@@ -69,11 +59,6 @@ DENSE_FLOOR = 0.28
 # its terms (or its acronym, SSM for "state space models").
 FACET_COVER = 0.6
 FACET_COSINE = 0.6  # ... or a sentence this similar to the side ("teachers": distillers)
-# A capitalised name in the question that few chunks contain names its papers: at most
-# RARE_NAME_DF chunks, or this share of the collection's chunks when that is more (GAN is in 3
-# of the sample's 992 chunks and in 11 of 2,407 once the 2024 papers are added).
-RARE_NAME_DF = 8
-RARE_NAME_SHARE = 0.008
 # Abstain when the best paper's evidence (best sentence + half its coverage of the question
 # + the best dense similarity of any retrieved paper) is under this.
 EVIDENCE_FLOOR = 0.88
@@ -92,8 +77,6 @@ _LIST = re.compile(
     r"|^(?:how|in what ways?)\b[^?]*\bdiffer\b|^what(?:'s| is| are) the (?:main |key )?differences?\b",
     re.IGNORECASE,
 )
-_QUOTED = re.compile(r"(?<!\w)['\"‘“]([^'\"‘’“”]{3,}?)['\"’”](?!\w)")
-_COMPARE = re.compile(r"^\s*compare\b|\bdiffer(?:ence)?s?\b", re.IGNORECASE)
 _NUMERIC = re.compile(
     r"\bhow (?:many|much|large|big|fast|long|accurate|well)\b|\bwhat (?:share|fraction|percentage|proportion)\b",
     re.IGNORECASE,
@@ -110,9 +93,6 @@ _BACKGROUND = re.compile(
     r"|\bremains? (?:a |an )?(?:challenge|challenging|open|unclear|underexplored)",
     re.IGNORECASE,
 )
-
-
-_CAPITALISED = re.compile(r"\b[A-Z][\w-]*")
 
 
 def strip_context(question: str) -> str:
@@ -185,6 +165,7 @@ class Composer:
 
     def __init__(self, evidence: Evidence, abstain_threshold: float) -> None:
         self.evidence = evidence
+        self.names = Names(evidence.stats)
         self.abstain_threshold = abstain_threshold
 
     # -- evidence -----------------------------------------------------------------------
@@ -249,14 +230,12 @@ class Composer:
         if shape != "list":  # the paper about what the question names, if it names something
             return [max(self.about_names(question, usable) or usable, key=lambda p: p.relevance)]
         top = max(usable, key=lambda p: p.relevance)
-        names = self.rare_names(question)
-        titled = {n: sum(n in content_terms(p.paper.title) for p in usable) for n in names}
-        names = {n for n, count in titled.items() if count <= 2}  # a name, not a topic word
+        names = set(own_names(self.names.rare_words(strip_context(question)), usable).values())
         sides = combined_sides(strip_context(question))
         if sides:  # "which papers combine A with B": only papers that have both
             usable = [p for p in usable if self.covers_all(sides, p)] or usable
             top = max(usable, key=lambda p: p.relevance)
-        compared = self.compared(question, usable)
+        compared = self.names.compared(strip_context(question), usable)
         if compared:
             return compared
         chosen = []
@@ -273,62 +252,9 @@ class Composer:
                 chosen.append(p)
         return chosen
 
-    def compared(self, question: str, usable: list[PaperEvidence]) -> list[PaperEvidence]:
-        """ "Compare how Medusa and EAGLE…", "Compare what 'Repeat After Me' and …": the papers
-        of the compared names or quoted titles when each has one, else []. A paper is a
-        name's when its title carries it, or, when no title does, its abstract uses it twice
-        and not in passing (ArmoRM); a benchmark a result is reported on ("on RewardBench") is not compared."""
-        asked = strip_context(question)
-        if not _COMPARE.search(asked):
-            return []
-        quoted = [q.lower() for q in _QUOTED.findall(asked)]
-        names = {
-            w: t
-            for w, t in self.rare_name_words(question).items()
-            if not re.search(rf"\b(?:on|in|at)\s+(?:the\s+)?{re.escape(w)}\b", asked)
-        }
-        if quoted:
-            keys = [(q, q) for q in quoted]
-        else:
-            titled = {
-                w: sum(t in content_terms(p.paper.title) for p in usable) for w, t in names.items()
-            }
-            keys = [(w, t) for w, t in names.items() if titled[w] <= 2]  # a name, not a topic
-
-        titles = {t for p in usable for t in content_terms(p.paper.title)}
-
-        def has(p: PaperEvidence, word: str, term: str) -> bool:
-            title, abstract = p.paper.title, p.paper.abstract
-            if quoted:
-                return word in title.lower()
-            if term in titles:  # a paper titled with the name is the name's paper
-                return term in content_terms(title)
-            own = len(re.findall(rf"(?<![\w-]){re.escape(word)}", abstract)) >= 2
-            return own and not mentioned_in_passing(word, abstract)
-
-        own = [p for p in usable if any(has(p, w, t) for w, t in keys)]
-        if keys and all(any(has(p, w, t) for p in own) for w, t in keys):
-            return own
-        return []
-
-    def rare_names(self, question: str) -> set[str]:
-        """Stemmed capitalised names in the question that few chunks contain (ZeroI2V, Aya):
-        a paper with one in its title is what the question names."""
-        return set(self.rare_name_words(question).values())
-
-    def rare_name_words(self, question: str) -> dict[str, str]:
-        """The words of rare_names, each with its stemmed term."""
-        asked = strip_context(question)
-        words = _CAPITALISED.findall(asked)[1:] if question else []
-        words += [w for w in re.findall(r"\b[a-z][\w-]*", asked) if looks_like_name(w)]  # sDPO
-        stats = self.evidence.stats
-        rare = max(RARE_NAME_DF, round(RARE_NAME_SHARE * stats.size())) if words else 0
-        names = {}
-        for word in words:
-            for term in content_terms(word):
-                if 0 < stats.df(term) <= rare:
-                    names[word] = term
-        return names
+    def about_names(self, question: str, papers: list[PaperEvidence]) -> list[PaperEvidence]:
+        """The papers about what the question names (qa/naming.Names.about)."""
+        return self.names.about(strip_context(question), question_shape(question), papers)
 
     def sentences_for(self, question: str, pe: PaperEvidence, shape: str) -> list[Scored]:
         best = pe.sentences[0]
@@ -424,48 +350,6 @@ class Composer:
             or said(side)
             for side in sides
         )
-
-    def about_names(self, question: str, papers: list[PaperEvidence]) -> list[PaperEvidence]:
-        """The papers that name every rare or versioned name of the question (all papers when
-        it names none): a lookup is answered by a paper about what it names."""
-        asked = strip_context(question)
-        names = self.rare_name_words(question)
-        versions = versioned_names(asked)
-        # "Which optimizer would you recommend…": a paper that never says optimizer is not it
-        kind = asked_kind(asked) if question_shape(question) == "lookup" else []
-        papers = [
-            pe
-            for pe in papers
-            if all(says_kind(w, f"{pe.paper.title} {pe.paper.abstract}") for w in kind)
-        ]
-        if not names and not versions:
-            return papers
-        # What the asking sentence names (a model's name: XLNet, GPT-3, not a term like SFT)
-        # must be more than an example or a baseline in the paper; not a name the question
-        # gives as an example ("augmentations such as RandAugment") or as background in a
-        # sentence before ("engines built for BM25.").
-        asking = re.split(r"(?<=[.!])\s+", asked.strip())[-1]
-        subjects = [
-            n
-            for n in [*names, *versions]
-            if any(c.islower() or c.isdigit() for c in n)
-            and re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", asking)
-            and not mentioned_in_passing(n, asking)
-        ]
-        found = []
-        for pe in papers:
-            text = f"{pe.paper.title} {pe.paper.abstract}"
-            if (
-                all(t in pe.terms or spelled_out(w, text) for w, t in names.items())
-                and all(v.search(text) for v in versions.values())
-                and not any(
-                    n.lower() not in pe.paper.title.lower()
-                    and mentioned_in_passing(n, pe.paper.abstract)
-                    for n in subjects
-                )
-            ):
-                found.append(pe)
-        return found
 
 
 def short_title(title: str) -> str:

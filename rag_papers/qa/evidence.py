@@ -21,6 +21,7 @@ _SPLIT = re.compile(
     _ABBREV + r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])|(?<=[a-z]{2}[.!?])(?=[A-Z][a-z])"
 )
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s' default token pattern
+WORD = re.compile(r"[A-Za-z0-9][\w]*(?:-[\w]+)*")  # a word as written: GPT-4, 2.0, speed-up
 
 # Words that carry no topic in a question about papers.
 _QUESTION_WORDS = frozenset(
@@ -229,84 +230,6 @@ def content_terms(text: str) -> list[str]:
     return list(dict.fromkeys(_stemmer().stemWords(words)))
 
 
-_WORD = re.compile(r"[A-Za-z0-9][\w]*(?:-[\w]+)*")
-# "how many X", "what X rate": the question wants a number about X.
-_QUANTITY = re.compile(
-    r"\bhow many((?:\s+[\w-]+){1,2})"  # the noun phrase: "how many training tokens"
-    r"|\bwhat\s+(?:(?:is|are|was|were)\s+the\s+)?((?:[\w-]+\s+){0,2}(?:rate|accuracy|percentage|score|speed-?up|size|number)s?)\b",
-    re.IGNORECASE,
-)
-
-
-@lru_cache(maxsize=1)
-def _common_words() -> frozenset[str]:
-    """Whole words of the bundled model's WordPiece vocabulary: a list of common English words."""
-    from rag_papers.errors import ConfigError
-    from rag_papers.providers.embed import local_model_dir
-
-    try:
-        lines = (local_model_dir() / "vocab.txt").read_text(encoding="utf-8").split()
-    except (ConfigError, OSError):  # no local model: fall back to the case and digit tests alone
-        return frozenset()
-    return frozenset(w for w in lines if w.isalpha())
-
-
-def specific_terms(question: str) -> list[tuple[str, str]]:
-    """The question's names of specific things, as (word, stemmed term) pairs.
-
-    A word counts when it looks like a name (two or more capitals, as in RWKV or NatureLM,
-    or a digit, as in GPT-4) or is a long word the model's general vocabulary lacks
-    (jailbreak). If the collection never contains such a term it cannot answer the question.
-    """
-    common = _common_words()
-    out: dict[str, str] = {}
-    for word in _WORD.findall(question):
-        for part in word.split("-"):
-            low = part.lower()
-            if len(low) < 2 or low in stopwords():
-                continue
-            named = sum(ch.isupper() for ch in part) >= 2 or any(ch.isdigit() for ch in part)
-            rare = bool(common) and low.isalpha() and len(low) >= 6 and low not in common
-            if named or rare:
-                terms = content_terms(low)
-                if terms:
-                    out.setdefault(part, terms[0])
-    return list(out.items())
-
-
-def quantity_terms(question: str) -> list[str]:
-    """For a question that asks for a number ("how many training tokens", "what word error
-    rate"), the stemmed noun naming each quantity ("token", "error rate": a generic noun keeps
-    the word before it); empty for other questions."""
-    heads: list[str] = []
-    for m in _QUANTITY.finditer(question):
-        phrase = m.group(1) or m.group(2) or ""
-        words: list[str] = []
-        for word in phrase.split():  # the noun phrase ends at the first stop word ("were", "does")
-            if word.lower() in stopwords() and words:
-                break
-            words.append(word)
-        terms = content_terms(" ".join(words).replace("-", ""))  # "speed-ups" -> speedup
-        if terms:  # a generic noun keeps the word before it: "batch size", "error rate"
-            generic = terms[-1] in GENERIC_QUANTITIES and len(terms) > 1
-            heads.append(" ".join(terms[-2:]) if generic else terms[-1])
-    return list(dict.fromkeys(heads))
-
-
-# Quantity nouns that say little alone: "what batch size" asks for a batch size, not any size.
-GENERIC_QUANTITIES = frozenset(["size", "rate", "number", "score", "ratio", "count"])
-
-
-def looks_like_name(word: str) -> bool:
-    """Two capitals or a digit: RWKV, NatureLM, GPT-4 (not a word that starts a sentence)."""
-    return sum(ch.isupper() for ch in word) >= 2 or any(ch.isdigit() for ch in word)
-
-
-def named_terms(question: str) -> list[str]:
-    """Stemmed terms of names in the question (two capitals or a digit: RWKV, GPT-4, NatureLM)."""
-    return [term for word, term in specific_terms(question) if looks_like_name(word)]
-
-
 # Number words that state a count ("six alignment tasks"), with their values; "one" is left
 # out (a pronoun as often). The answer-fact matcher (evaluation/facts.py) reads their values;
 # a sentence states a number with any of them but "zero" ("zero-shot" states none), or with a
@@ -368,8 +291,8 @@ _NUMBER_WORDS = (frozenset(COUNT_WORDS) - {"zero"}) | frozenset(
 def states_number(sentence: str, question: str) -> bool:
     """Does the sentence give a number of its own (not one of the question's names, like 2.0)?
     Digits count, and so do number words ("three trillion tokens")."""
-    asked = {w.lower() for w in _WORD.findall(question)}
-    words = [w.lower() for w in _WORD.findall(sentence) if w.lower() not in asked]
+    asked = {w.lower() for w in WORD.findall(question)}
+    words = [w.lower() for w in WORD.findall(sentence) if w.lower() not in asked]
     return any(any(ch.isdigit() for ch in w) or w in _NUMBER_WORDS for w in words)
 
 

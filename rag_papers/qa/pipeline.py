@@ -139,7 +139,7 @@ class Pipeline:
             contexts = add_named_papers(
                 question,
                 contexts,
-                self.composer.rare_name_words(question),
+                self.composer.names.rare_words(strip_context(question)),
                 lambda query, n: self.retriever.retrieve(query, k=n, filters=filters),
             )
         t_retr = time.perf_counter() - t0

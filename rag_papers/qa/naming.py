@@ -1,0 +1,228 @@
+"""What a question names, and which retrieved papers are about it.
+
+- The question's specific words (names such as RWKV or GPT-4, words the model's vocabulary
+  lacks such as jailbreak) and the quantities it asks a number for ("how many tokens").
+- `Names`, over the collection's term statistics: its rare names (capitalised words few
+  chunks contain: ZeroI2V, Aya), the papers about what a lookup names (every rare or
+  versioned name, more than in passing, and the kind of thing an advice question asks for),
+  and the papers a comparison compares.
+
+Functions take the question as the user asked it, without a follow-up's "(about: …)".
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from rag_papers.qa.evidence import WORD, content_terms, stopwords
+from rag_papers.qa.mentions import (
+    asked_kind,
+    mentioned_in_passing,
+    says_kind,
+    spelled_out,
+    versioned_names,
+)
+
+if TYPE_CHECKING:
+    from rag_papers.qa.compose import PaperEvidence
+    from rag_papers.qa.ports import TermStats
+
+# "how many X", "what X rate": the question wants a number about X.
+_QUANTITY = re.compile(
+    r"\bhow many((?:\s+[\w-]+){1,2})"  # the noun phrase: "how many training tokens"
+    r"|\bwhat\s+(?:(?:is|are|was|were)\s+the\s+)?((?:[\w-]+\s+){0,2}(?:rate|accuracy|percentage|score|speed-?up|size|number)s?)\b",
+    re.IGNORECASE,
+)
+
+
+@lru_cache(maxsize=1)
+def _common_words() -> frozenset[str]:
+    """Whole words of the bundled model's WordPiece vocabulary: a list of common English words."""
+    from rag_papers.errors import ConfigError
+    from rag_papers.providers.embed import local_model_dir
+
+    try:
+        lines = (local_model_dir() / "vocab.txt").read_text(encoding="utf-8").split()
+    except (ConfigError, OSError):  # no local model: fall back to the case and digit tests alone
+        return frozenset()
+    return frozenset(w for w in lines if w.isalpha())
+
+
+def specific_terms(question: str) -> list[tuple[str, str]]:
+    """The question's names of specific things, as (word, stemmed term) pairs.
+
+    A word counts when it looks like a name (two or more capitals, as in RWKV or NatureLM,
+    or a digit, as in GPT-4) or is a long word the model's general vocabulary lacks
+    (jailbreak). If the collection never contains such a term it cannot answer the question.
+    """
+    common = _common_words()
+    out: dict[str, str] = {}
+    for word in WORD.findall(question):
+        for part in word.split("-"):
+            low = part.lower()
+            if len(low) < 2 or low in stopwords():
+                continue
+            named = sum(ch.isupper() for ch in part) >= 2 or any(ch.isdigit() for ch in part)
+            rare = bool(common) and low.isalpha() and len(low) >= 6 and low not in common
+            if named or rare:
+                terms = content_terms(low)
+                if terms:
+                    out.setdefault(part, terms[0])
+    return list(out.items())
+
+
+def quantity_terms(question: str) -> list[str]:
+    """For a question that asks for a number ("how many training tokens", "what word error
+    rate"), the stemmed noun naming each quantity ("token", "error rate": a generic noun keeps
+    the word before it); empty for other questions."""
+    heads: list[str] = []
+    for m in _QUANTITY.finditer(question):
+        phrase = m.group(1) or m.group(2) or ""
+        words: list[str] = []
+        for word in phrase.split():  # the noun phrase ends at the first stop word ("were", "does")
+            if word.lower() in stopwords() and words:
+                break
+            words.append(word)
+        terms = content_terms(" ".join(words).replace("-", ""))  # "speed-ups" -> speedup
+        if terms:  # a generic noun keeps the word before it: "batch size", "error rate"
+            generic = terms[-1] in GENERIC_QUANTITIES and len(terms) > 1
+            heads.append(" ".join(terms[-2:]) if generic else terms[-1])
+    return list(dict.fromkeys(heads))
+
+
+# Quantity nouns that say little alone: "what batch size" asks for a batch size, not any size.
+GENERIC_QUANTITIES = frozenset(["size", "rate", "number", "score", "ratio", "count"])
+
+
+def looks_like_name(word: str) -> bool:
+    """Two capitals or a digit: RWKV, NatureLM, GPT-4 (not a word that starts a sentence)."""
+    return sum(ch.isupper() for ch in word) >= 2 or any(ch.isdigit() for ch in word)
+
+
+def named_terms(question: str) -> list[str]:
+    """Stemmed terms of names in the question (two capitals or a digit: RWKV, GPT-4, NatureLM)."""
+    return [term for word, term in specific_terms(question) if looks_like_name(word)]
+
+
+# A capitalised name in the question that few chunks contain names its papers: at most
+# RARE_NAME_DF chunks, or this share of the collection's chunks when that is more (GAN is in 3
+# of the sample's 992 chunks and in 11 of 2,407 once the 2024 papers are added).
+RARE_NAME_DF = 8
+RARE_NAME_SHARE = 0.008
+TOPIC_TITLES = 2  # a name in more retrieved titles than this is a topic word, not a paper's name
+
+_CAPITALISED = re.compile(r"\b[A-Z][\w-]*")
+_QUOTED = re.compile(r"(?<!\w)['\"‘“]([^'\"‘’“”]{3,}?)['\"’”](?!\w)")
+_COMPARE = re.compile(r"^\s*compare\b|\bdiffer(?:ence)?s?\b", re.IGNORECASE)
+
+
+def own_names(names: dict[str, str], papers: list[PaperEvidence]) -> dict[str, str]:
+    """The names (word -> stemmed term) at most TOPIC_TITLES of the papers carry in their title."""
+    titled = {w: sum(t in content_terms(p.paper.title) for p in papers) for w, t in names.items()}
+    return {w: t for w, t in names.items() if titled[w] <= TOPIC_TITLES}
+
+
+class Names:
+    """What a question names, judged against the collection's term statistics."""
+
+    def __init__(self, stats: TermStats) -> None:
+        self.stats = stats
+
+    def rare_words(self, asked: str) -> dict[str, str]:
+        """Capitalised names in the question (not its first word) and names with two capitals
+        (sDPO) that few chunks contain, each with its stemmed term: a paper with one in its
+        title is what the question names."""
+        words = _CAPITALISED.findall(asked)[1:] if asked else []
+        words += [w for w in re.findall(r"\b[a-z][\w-]*", asked) if looks_like_name(w)]  # sDPO
+        rare = max(RARE_NAME_DF, round(RARE_NAME_SHARE * self.stats.size())) if words else 0
+        names = {}
+        for word in words:
+            for term in content_terms(word):
+                if 0 < self.stats.df(term) <= rare:
+                    names[word] = term
+        return names
+
+    def about(self, asked: str, shape: str, papers: list[PaperEvidence]) -> list[PaperEvidence]:
+        """The papers that name every rare or versioned name of the question (all papers when
+        it names none): a lookup is answered by a paper about what it names."""
+        names = self.rare_words(asked)
+        versions = versioned_names(asked)
+        # "Which optimizer would you recommend…": a paper that never says optimizer is not it
+        kind = asked_kind(asked) if shape == "lookup" else []
+        papers = [
+            pe
+            for pe in papers
+            if all(says_kind(w, f"{pe.paper.title} {pe.paper.abstract}") for w in kind)
+        ]
+        if not names and not versions:
+            return papers
+        # What the asking sentence names (a model's name: XLNet, GPT-3, not a term like SFT)
+        # must be more than an example or a baseline in the paper; not a name the question
+        # gives as an example ("augmentations such as RandAugment") or as background in a
+        # sentence before ("engines built for BM25.").
+        asking = re.split(r"(?<=[.!])\s+", asked.strip())[-1]
+        subjects = [
+            n
+            for n in [*names, *versions]
+            if any(c.islower() or c.isdigit() for c in n)
+            and re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", asking)
+            and not mentioned_in_passing(n, asking)
+        ]
+        found = []
+        for pe in papers:
+            text = f"{pe.paper.title} {pe.paper.abstract}"
+            if (
+                all(t in pe.terms or spelled_out(w, text) for w, t in names.items())
+                and all(v.search(text) for v in versions.values())
+                and not any(
+                    n.lower() not in pe.paper.title.lower()
+                    and mentioned_in_passing(n, pe.paper.abstract)
+                    for n in subjects
+                )
+            ):
+                found.append(pe)
+        return found
+
+    def compared(self, asked: str, usable: list[PaperEvidence]) -> list[PaperEvidence]:
+        """ "Compare how Medusa and EAGLE…", "Compare what 'Repeat After Me' and …": the papers
+        of the compared names or quoted titles when each has one, else []. A paper is a
+        name's when its title carries it, or, when no title does, its abstract uses it twice
+        and not in passing (ArmoRM); a benchmark a result is reported on ("on RewardBench")
+        is not compared."""
+        if not _COMPARE.search(asked):
+            return []
+        quoted = [q.lower() for q in _QUOTED.findall(asked)]
+        names = {
+            w: t
+            for w, t in self.rare_words(asked).items()
+            if not re.search(rf"\b(?:on|in|at)\s+(?:the\s+)?{re.escape(w)}\b", asked)
+        }
+        keys = [(q, q) for q in quoted] if quoted else list(own_names(names, usable).items())
+        titles = {t for p in usable for t in content_terms(p.paper.title)}
+
+        def has(p: PaperEvidence, word: str, term: str) -> bool:
+            title, abstract = p.paper.title, p.paper.abstract
+            if quoted:
+                return word in title.lower()
+            if term in titles:  # a paper titled with the name is the name's paper
+                return term in content_terms(title)
+            own = len(re.findall(rf"(?<![\w-]){re.escape(word)}", abstract)) >= 2
+            return own and not mentioned_in_passing(word, abstract)
+
+        own = [p for p in usable if any(has(p, w, t) for w, t in keys)]
+        if keys and all(any(has(p, w, t) for p in own) for w, t in keys):
+            return own
+        return []
+
+
+__all__ = [
+    "GENERIC_QUANTITIES",
+    "Names",
+    "looks_like_name",
+    "named_terms",
+    "own_names",
+    "quantity_terms",
+    "specific_terms",
+]
