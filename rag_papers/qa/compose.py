@@ -233,7 +233,8 @@ class Composer:
         names = set(own_names(self.names.rare_words(strip_context(question)), usable).values())
         sides = combined_sides(strip_context(question))
         if sides:  # "which papers combine A with B": only papers that have both
-            usable = [p for p in usable if self.covers_all(sides, p)] or usable
+            vectors: dict[str, list[float]] = {}
+            usable = [p for p in usable if self.covers_all(sides, p, vectors)] or usable
             top = max(usable, key=lambda p: p.relevance)
         compared = self.names.compared(strip_context(question), usable)
         if compared:
@@ -307,7 +308,8 @@ class Composer:
         if not about:
             return "no retrieved paper names what the question names"
         sides = combined_sides(strip_context(question)) if shape == "list" else []
-        if sides and not any(self.covers_all(sides, pe) for pe in papers):
+        vectors: dict[str, list[float]] = {}
+        if sides and not any(self.covers_all(sides, pe, vectors) for pe in papers):
             return f"no retrieved paper combines {' with '.join(sides)}"
         heads = quantity_terms(question)  # a question asking for several numbers is
         if heads and not any(  # answered when the papers give one of them
@@ -335,13 +337,18 @@ class Composer:
             )
         return None
 
-    def covers_all(self, sides: list[str], pe: PaperEvidence) -> bool:
-        """Does the paper's title and abstract cover every side of a combination?"""
+    def covers_all(
+        self, sides: list[str], pe: PaperEvidence, vectors: dict[str, list[float]]
+    ) -> bool:
+        """Does the paper's title and abstract cover every side of a combination? `vectors`
+        keeps each side's embedding for the other papers of the same question."""
         text = f"{pe.paper.title} {pe.paper.abstract}"
         idf = self.evidence.stats.idf
 
         def said(side: str) -> bool:  # a long side is often said in other words
-            found = self.evidence.support(side, pe.paper, self.evidence.query_vector(side))
+            if side not in vectors:
+                vectors[side] = self.evidence.query_vector(side)
+            found = self.evidence.support(side, pe.paper, vectors[side])
             return max((s.cosine for s in found), default=0.0) >= FACET_COSINE
 
         return all(
