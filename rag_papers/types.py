@@ -9,6 +9,19 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 _ARXIV_ID = re.compile(r"(\d{4}\.\d{4,5})(v\d+)?")
+# Ids before April 2007: archive/YYMMNNN (hep-th/9901001), sometimes written with the subject
+# class (math.GT/0309136, which arXiv knows as math/0309136). Only arXiv's own archive names
+# count, so a path such as /papers/1234567 in some URL is never read as an id.
+_OLD_ARCHIVES = (
+    "acc-phys|adap-org|alg-geom|ao-sci|astro-ph|atom-ph|bayes-an|chao-dyn|chem-ph|cmp-lg|"
+    "comp-gas|cond-mat|cs|dg-ga|funct-an|gr-qc|hep-ex|hep-lat|hep-ph|hep-th|math-ph|math|"
+    "mtrl-th|nlin|nucl-ex|nucl-th|patt-sol|physics|plasm-ph|q-alg|q-bio|quant-ph|solv-int|"
+    "supr-con"
+)
+_OLD_ARXIV_ID = re.compile(
+    rf"(?<![\w-])({_OLD_ARCHIVES})(?:\.[A-Za-z-]{{2,}})?/(\d{{7}})(?:v\d+)?(?!\d)",
+    re.IGNORECASE,
+)
 
 
 def normalize_title(title: str) -> str:
@@ -27,11 +40,16 @@ def normalize_title(title: str) -> str:
 
 
 def clean_arxiv_id(value: str | None) -> str | None:
-    """Return the bare new-style arXiv id (2103.00020) found in an id or URL, without version."""
+    """Return the bare arXiv id found in an id or URL, without version: new-style
+    (2103.00020) or old-style (hep-th/9901001; a subject class is dropped, math.GT/0309136
+    -> math/0309136)."""
     if not value:
         return None
     m = _ARXIV_ID.search(value)
-    return m.group(1) if m else None
+    if m:
+        return m.group(1)
+    old = _OLD_ARXIV_ID.search(value)
+    return f"{old.group(1).lower()}/{old.group(2)}" if old else None
 
 
 class ProgressCallback(Protocol):

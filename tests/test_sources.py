@@ -472,8 +472,8 @@ def test_atom_fixture_parses_like_the_arxiv_api() -> None:
     assert mrl.n_authors == 11 and mrl.authors[0] == "Aditya Kusupati"
     assert mrl.abstract.startswith("Learned representations") and "\n" not in mrl.abstract
     assert clip.title == "Learning Transferable Visual Models From Natural Language Supervision"
-    assert h1.arxiv_id is None  # old-style id: kept as the link
-    assert h1.url == "http://arxiv.org/abs/hep-ex/0307015v1" and h1.published == "2003-07-07"
+    assert h1.arxiv_id == "hep-ex/0307015"  # old-style id, without its version
+    assert h1.url == "https://arxiv.org/abs/hep-ex/0307015" and h1.published == "2003-07-07"
     assert [p.title for p in read_arxiv_atom(ATOM.read_text(encoding="utf-8")).papers] == [
         p.title for p in result.papers
     ]
@@ -627,7 +627,7 @@ def test_fetch_arxiv_retries_a_503_then_reads_the_feed(
 ) -> None:
     stub = arxiv_stub(Reply(503, "busy", {"Retry-After": "0"}), Reply())
     result = fetch_arxiv("all:representation", max_results=3, base_url=stub.url, delay=0.01)
-    assert [p.arxiv_id for p in result.papers] == ["2205.13147", "2103.00020", None]
+    assert [p.arxiv_id for p in result.papers] == ["2205.13147", "2103.00020", "hep-ex/0307015"]
     assert len(stub.requests) == 2
     query, agent, _ = stub.requests[1]  # over a real socket
     assert query == {"search_query": "all:representation", "start": "0", "max_results": "3"}

@@ -16,6 +16,7 @@ from rag_papers.providers.retry import RetryPolicy, retry_after_seconds
 from rag_papers.readers.atom import atom_entries
 from rag_papers.readers.base import RawEntries, ReadResult
 from rag_papers.readers.dedupe import finish
+from rag_papers.types import clean_arxiv_id
 
 logger = logging.getLogger(__name__)
 
@@ -180,12 +181,14 @@ def parse_arxiv_ids(value: str) -> list[str]:
             if not token:
                 continue
             m = _ID_TOKEN.fullmatch(token.rstrip("/")) or _ID_TOKEN.search(token)
-            if not m:
+            # as arXiv names it: an old-style archive it knows, without subject class
+            found = clean_arxiv_id(m.group(0)) if m else None
+            if not found:
                 raise InputError(
                     f"{value if text is not value else '<ids>'}:{number}: {token!r} is not an arXiv id"
                     " — give ids like 2401.04081 or hep-th/9901001"
                 )
-            ids.append(m.group(1))
+            ids.append(found)
     if not ids:
         raise InputError(f"no arXiv ids in {value!r} — give ids like 2401.04081 or a file of them")
     return list(dict.fromkeys(ids))
