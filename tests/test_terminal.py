@@ -223,7 +223,11 @@ def test_terminal_conversation_follow_up_and_exit(small_index: Path) -> None:
     screen = Screen(80)
     try:
         screen.command(cli("repl", "--home", str(small_index), "--mode", "extractive"))
-        screen.wait_for('"exit" or Ctrl-D leaves.')
+        banner = screen.wait_for('"exit" or Ctrl-D leaves.')
+        # the start-up lines wrap at words at 80 columns ("fol" / "low-ups" was cut mid-word)
+        lines = banner.splitlines()
+        for word in ("question;", "follow-ups", "keep", "conversation."):
+            assert any(word in line for line in lines), banner
         screen.type("What is Matryoshka Representation Learning?")
         screen.wait_for("papers searched", count=1)
         screen.type("what speed-ups does it report?")
@@ -290,3 +294,40 @@ def test_progress_repeats_itself_when_the_library_is_quiet(
     lines = out.getvalue().splitlines()
     assert sum("loading the embedding model" in line for line in lines) >= 3
     assert lines[-1].endswith("embedding chunks: 5/10 (50%)")
+
+
+def test_eval_names_each_phase_in_lines_when_piped(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    small_index: Path,
+    tmp_path: Path,
+) -> None:
+    """`rag-papers eval 2> log`: every phase is a line as it starts, counts in lines too (tqdm
+    wrote carriage returns, and "embedding questions…: 0/1" sat there for minutes)."""
+    for name in ("RAG_PAPERS_MODE", "RAG_PAPERS_K", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    questions = tmp_path / "questions.jsonl"
+    rows = [
+        {"id": "q1", "type": "lookup", "answerable": True, "question": MRL_QUESTION,
+         "gold_titles": ["Matryoshka Representation Learning"], "answer_facts": []},
+        {"id": "q2", "type": "unanswerable", "answerable": False,
+         "question": "What is the boiling point of liquid nitrogen?", "gold_titles": [],
+         "answer_facts": []},
+    ]  # fmt: skip
+    questions.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    argv = ["eval", "--questions", str(questions), "--out", str(tmp_path / "out")]
+    assert main([*argv, "--home", str(small_index), "--mode", "both"]) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err and "|" not in err, err  # lines, not a redrawn bar
+    lines = err.splitlines()
+    for phase in (
+        "opening the index …",
+        "retrieval hybrid: embedding the questions …",
+        "retrieval hybrid: 2/2 (100%)",
+        "retrieval dense: 2/2 (100%)",
+        "embedding questions and abstract sentences …",
+        "answers (extractive): 0/6 (0%)",
+        "answers (extractive): 6/6 (100%)",
+        "matching answer facts (extractive): 6/6 (100%)",
+    ):
+        assert any(line.endswith(phase) for line in lines), f"{phase!r} not in:\n{err}"

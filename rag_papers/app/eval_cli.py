@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from rag_papers.app import console
 from rag_papers.errors import ConfigError
 from rag_papers.evaluation.config import MODES
 from rag_papers.settings import Settings
@@ -70,16 +71,22 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError(
             f"--fail-under {', '.join(wrong)}: not measured with --mode {args.mode} — use --mode both"
         )
-    report = evaluate(
-        args.questions,
-        mode=args.mode,
-        configs=args.config,
-        out_dir=args.out,
-        settings=settings,
-        use_judge=not args.no_judge,
-        use_cache=not args.no_cache,
-        progress=not args.no_progress,
-    )
+    # Each phase named as it starts, a heartbeat while a step is slow, lines when piped.
+    reporter = None if args.no_progress else console.Progress(sys.stderr)
+    try:
+        report = evaluate(
+            args.questions,
+            mode=args.mode,
+            configs=args.config,
+            out_dir=args.out,
+            settings=settings,
+            use_judge=not args.no_judge,
+            use_cache=not args.no_cache,
+            progress=reporter or False,
+        )
+    finally:
+        if reporter is not None:
+            reporter.close()
     print("\n".join(summary_lines(report)))
     print(f"\nreport: {Path(args.out) / report['files']['report_md']}")
     failures = check_floors(report, floors)

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shutil
 import sys
 from typing import TextIO
 
 from rag_papers.app.cli import filters_from, mode_from, settings_from
 from rag_papers.app.handlers import store_retriever
-from rag_papers.app.terminal import clean, show_answer
+from rag_papers.app.terminal import clean, show_answer, style_for
 from rag_papers.errors import RagPapersError
 
 EXIT = {"exit", "quit", "/exit", "/quit", ":q"}
@@ -74,10 +75,12 @@ def run_repl(
         if pipeline.resolve_mode(options["mode"]) == "llm"
         else "extractive answers (quoted from the abstracts)"
     )
-    stdout.write(
-        f"{papers} papers · {how}. Ask a question; follow-ups keep the conversation.\n"
-        '"new" starts over, "exit" or Ctrl-D leaves.\n'
-    )
+    style = style_for(stdout, shutil.get_terminal_size().columns)  # wrapped at words on a tty
+    for line in (
+        f"{papers} papers · {how}. Ask a question; follow-ups keep the conversation.",
+        '"new" starts over, "exit" or Ctrl-D leaves.',
+    ):
+        stdout.write(style.wrap(line) + "\n")
     pending = [first] if first else []
     while True:
         try:

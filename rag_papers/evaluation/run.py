@@ -46,6 +46,7 @@ from rag_papers.settings import Settings
 if TYPE_CHECKING:
     from rag_papers.providers.llm import ChatLLM
     from rag_papers.qa.retrieve import Retriever
+    from rag_papers.types import ProgressCallback
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def evaluate(
     judge: ChatLLM | None = None,
     use_judge: bool = True,
     use_cache: bool = True,
-    progress: bool = True,
+    progress: bool | ProgressCallback = True,
 ) -> dict[str, Any]:
     """Evaluate retrieval and/or answers of the built-in and extra configurations; write reports.
 
@@ -71,6 +72,7 @@ def evaluate(
     files). `retriever` and `llm` replace the ones the settings would build (for the default
     configurations); `judge` is the LLM that grades faithfulness and citation support
     (default: the configured LLM when settings resolve to llm; none otherwise).
+    `progress`: tqdm bars (True), none (False), or a ProgressCallback told each phase and step.
     Returns the report (the content of report.json).
     """
     started = time.time()
@@ -91,6 +93,8 @@ def evaluate(
         )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if callable(progress):
+        progress("opening the index")
     run = Run(
         questions,
         cfgs,

@@ -22,7 +22,7 @@ from rag_papers.evaluation.models import LazyEmbed, Runtime
 from rag_papers.index.store import PaperStore
 from rag_papers.providers.tokens import chat_tokens, count_tokens
 from rag_papers.settings import Settings
-from rag_papers.types import normalize_title
+from rag_papers.types import ProgressCallback, normalize_title
 
 if TYPE_CHECKING:
     from rag_papers.qa.pipeline import Pipeline
@@ -115,7 +115,13 @@ def timed(what: str) -> Iterator[None]:
     log.info("eval: %s took %.1f s", what, time.perf_counter() - t0)
 
 
-def progress_bar(iterable: Iterable[Any], *, desc: str, total: int, enabled: bool) -> Iterable[Any]:
+def progress_bar(
+    iterable: Iterable[Any], *, desc: str, total: int, enabled: bool | ProgressCallback
+) -> Iterable[Any]:
+    """tqdm's bar when enabled is True; with a ProgressCallback (the CLI's console.Progress,
+    which also speaks while a step is slow and prints lines when piped), each step is told."""
+    if callable(enabled):
+        return reported(iterable, desc, total, enabled)
     from tqdm import tqdm
 
     return tqdm(
@@ -127,6 +133,17 @@ def progress_bar(iterable: Iterable[Any], *, desc: str, total: int, enabled: boo
         unit="q",
         leave=False,
     )
+
+
+def reported(
+    iterable: Iterable[Any], desc: str, total: int, report: ProgressCallback
+) -> Iterator[Any]:
+    shown = total if total > 1 else None  # a single step is a named phase, not "0/1"
+    report(desc, 0, shown)
+    for done, item in enumerate(iterable, 1):
+        yield item
+        if shown:
+            report(desc, done, shown)
 
 
 # -- running one question ---------------------------------------------------------------
@@ -214,7 +231,7 @@ class Run:
         settings: Settings,
         cache: ResultCache,
         rt: Runtime,
-        progress: bool,
+        progress: bool | ProgressCallback,
     ) -> None:
         self.questions, self.cfgs, self.settings = list(questions), list(cfgs), settings
         self.cache, self.rt, self.progress = cache, rt, progress
@@ -258,6 +275,8 @@ class Run:
             ret = self.rt.retriever(cfg.settings)
             memo = self.rt.own_memo(cfg.settings)
             if memo is not None:
+                if callable(self.progress):  # loads the model the first time: minutes when busy
+                    self.progress(f"retrieval {cfg.name}: embedding the questions")
                 memo.prefetch_queries([self.texts[q.id] for q in todo])
             for q in progress_bar(
                 todo, desc=f"retrieval {cfg.name}", total=len(todo), enabled=self.progress
