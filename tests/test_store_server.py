@@ -141,3 +141,41 @@ def test_unreachable_server_is_a_config_error(tmp_path: Path) -> None:
     message = str(err.value)
     assert f"127.0.0.1:{port}" in message
     assert "chroma run --path DIR" in message and "RAG_PAPERS_CHROMA_HOST" in message
+
+
+@pytest.mark.parametrize("order", ["sample_first", "2024_first"])
+def test_full_size_two_ingests_give_1193_papers_on_a_server(
+    chroma_server: tuple[str, int], tmp_path: Path, order: str
+) -> None:
+    """The bug report's numbers through a Chroma server: the whole sample (445) and the whole
+    2024 collection (753) in two ingests give 1,193 papers (1,198 before the fix). Stand-in
+    vectors (LlamaIndex's MockEmbedding) as in tests/test_library_dedup.py: which papers the
+    server ends up holding does not depend on the embedding."""
+    from llama_index.core.embeddings import MockEmbedding
+
+    from rag_papers.readers import sample_corpus_dir
+
+    host, port = chroma_server
+    settings = Settings(
+        home=tmp_path / "home", chroma_host=host, chroma_port=port, collection=f"full_{order}"
+    )
+    hf_2024 = Path(__file__).resolve().parents[1] / "eval" / "data" / "hf_daily_papers_2024.json"
+    files = [sample_corpus_dir(), hf_2024]
+    if order == "2024_first":
+        files.reverse()
+    model = MockEmbedding(embed_dim=16)
+    first = ingest([files[0]], settings=settings, progress=False, embed_model=model)
+    second = ingest([files[1]], settings=settings, progress=False, embed_model=model)
+    assert first.new == (445 if order == "sample_first" else 753)
+    assert second.new == (748 if order == "sample_first" else 440)
+    assert second.updated + second.unchanged == 5
+    assert collection_stats(settings)["papers"] == 1193
+
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    client = chromadb.HttpClient(
+        host=host, port=port, settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    metas = client.get_collection(f"full_{order}").get(include=["metadatas"])["metadatas"]
+    assert len({m["paper_id"] for m in metas}) == 1193
