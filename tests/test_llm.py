@@ -24,8 +24,8 @@ from rag_papers.providers.llm import (
     ChatLLM,
     LLMReply,
     OpenAICompatLLM,
-    make_llm,
 )
+from rag_papers.providers.registry import make_llm
 from rag_papers.settings import Settings
 
 MESSAGES = [

@@ -10,7 +10,8 @@ from fakes import ScriptedLLM
 
 from rag_papers.errors import ConfigError
 from rag_papers.providers import registry
-from rag_papers.providers.llm import ChatLLM, OpenAICompatLLM, make_llm
+from rag_papers.providers.llm import ChatLLM, OpenAICompatLLM
+from rag_papers.providers.registry import make_llm
 from rag_papers.settings import Settings
 
 

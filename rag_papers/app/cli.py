@@ -8,57 +8,18 @@ what it needs when it runs.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rag_papers.app import console
+from rag_papers.app.options import filters_from, mode_from, settings_from
 from rag_papers.app.terminal import show_answer
 from rag_papers.errors import InputError, QuestionError, RagPapersError
 from rag_papers.sanitize import install_log_redaction
-from rag_papers.settings import Settings
-
-if TYPE_CHECKING:
-    from rag_papers.qa.retrieve import Filters
 
 RETRIEVERS = ("hybrid", "dense", "bm25")
 MODES = ("auto", "llm", "openai", "extractive")
-
-
-def settings_from(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, Any] = {}
-    if getattr(args, "home", None):
-        overrides["home"] = Path(args.home)
-    if getattr(args, "collection", None):
-        overrides["collection"] = args.collection
-    if getattr(args, "retriever", None):
-        overrides["retriever"] = args.retriever
-    return Settings(**overrides)
-
-
-def filters_from(args: argparse.Namespace) -> Filters:
-    """--year, --since, --until, --title and --include-undated as retrieval Filters."""
-    from rag_papers.qa.retrieve import Filters
-
-    filters = Filters.parse_years(args.year) if args.year else Filters()
-    if args.since and args.until and args.since > args.until:
-        raise QuestionError(
-            f"--since {args.since} is after --until {args.until} — did you mean "
-            f"--since {args.until} --until {args.since}?"
-        )
-    return dataclasses.replace(
-        filters,
-        date_from=args.since,
-        date_to=args.until,
-        title_contains=args.title or None,
-        include_undated=args.include_undated,
-    )
-
-
-def mode_from(args: argparse.Namespace) -> str | None:
-    return args.mode  # "openai" (the old name of "llm") is normalised by the pipeline
 
 
 # -- ingest / stats ---------------------------------------------------------------------

@@ -17,8 +17,8 @@ import shutil
 import sys
 from typing import TextIO
 
-from rag_papers.app.cli import filters_from, mode_from, settings_from
 from rag_papers.app.handlers import store_retriever
+from rag_papers.app.options import filters_from, mode_from, settings_from
 from rag_papers.app.terminal import clean, show_answer, style_for
 from rag_papers.errors import RagPapersError
 

@@ -14,6 +14,7 @@ import sys
 import threading
 
 from rag_papers.app.handlers import store_retriever
+from rag_papers.app.options import settings_from
 from rag_papers.app.signin import SignInGuard
 from rag_papers.app.ui import build_app
 from rag_papers.errors import ConfigError
@@ -66,8 +67,6 @@ def warm_up(pipeline: Pipeline) -> None:
 
 def run_cli(args: argparse.Namespace) -> int:
     """Start the page and block until Ctrl-C (`rag-papers chat`; the options are parsed in cli.py)."""
-    from rag_papers.app.cli import settings_from
-
     settings = settings_from(args)
     host = args.host or settings.ui_host
     port = args.port or settings.ui_port

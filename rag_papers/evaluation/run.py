@@ -113,7 +113,7 @@ def evaluate(
         if judge is not None:
             judge_obj = Judge(judge)
         elif settings.resolved_mode() == "llm":
-            from rag_papers.providers.llm import make_llm
+            from rag_papers.providers.registry import make_llm
 
             judge_obj = Judge(llm if llm is not None else make_llm(settings))
 

@@ -17,16 +17,23 @@ import contextlib
 import hashlib
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
-
-    from rag_papers.index.store import PaperStore
 
 LOCK_PREFIX = "rag-papers-lock."
 
 Meta = dict[str, str | int | float | bool]
+
+
+class ChromaStore(Protocol):
+    """What the lock needs of a store: its Chroma client (`index.store.PaperStore` has it;
+    naming the protocol, not the class, keeps store.py and this module out of a circle)."""
+
+    @property
+    def client(self) -> ClientAPI: ...
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,7 @@ def is_lock(name: str) -> bool:
     return name.startswith(LOCK_PREFIX)
 
 
-def create(store: PaperStore, name: str, meta: Meta) -> LockRecord | None:
+def create(store: ChromaStore, name: str, meta: Meta) -> LockRecord | None:
     """Create the lock; None if it exists already (another writer holds it)."""
     try:
         made = store.client.create_collection(name, metadata=meta, embedding_function=None)
@@ -64,7 +71,7 @@ def create(store: PaperStore, name: str, meta: Meta) -> LockRecord | None:
     return LockRecord(made, dict(made.metadata or meta))
 
 
-def read(store: PaperStore, name: str) -> LockRecord | None:
+def read(store: ChromaStore, name: str) -> LockRecord | None:
     """The lock as it is now on the server; None if nobody holds it."""
     from chromadb.errors import NotFoundError
 
@@ -75,7 +82,7 @@ def read(store: PaperStore, name: str) -> LockRecord | None:
     return LockRecord(got, dict(got.metadata or {}))
 
 
-def renew(store: PaperStore, name: str, mine: LockRecord, meta: Meta) -> bool:
+def renew(store: ChromaStore, name: str, mine: LockRecord, meta: Meta) -> bool:
     """Write new metadata (a heartbeat) on our lock; False if the lock is no longer ours."""
     from chromadb.errors import NotFoundError
 
@@ -89,7 +96,7 @@ def renew(store: PaperStore, name: str, mine: LockRecord, meta: Meta) -> bool:
     return True
 
 
-def remove(store: PaperStore, record: LockRecord) -> None:
+def remove(store: ChromaStore, record: LockRecord) -> None:
     """Remove exactly this lock (by its id); nothing happens if it is gone already."""
     from chromadb.errors import NotFoundError
 

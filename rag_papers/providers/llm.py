@@ -35,7 +35,6 @@ from rag_papers.providers.openai_http import (
     sync_client,
 )
 from rag_papers.providers.reasoning import ReasoningFilter, strip_reasoning
-from rag_papers.providers.registry import make_llm
 from rag_papers.providers.retry import RetryPolicy, attempts_made, retry_after_seconds
 from rag_papers.sanitize import RedactingFilter, redact, register_secret
 
@@ -65,7 +64,6 @@ __all__ = [
     "ChatLLM",
     "LLMReply",
     "OpenAICompatLLM",
-    "make_llm",
     "retry_after_seconds",
     "zero_usage",
 ]

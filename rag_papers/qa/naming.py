@@ -13,8 +13,9 @@ Functions take the question as the user asked it, without a follow-up's "(about:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from rag_papers.qa.evidence import WORD, content_terms, stopwords
 from rag_papers.qa.mentions import (
@@ -26,8 +27,22 @@ from rag_papers.qa.mentions import (
 )
 
 if TYPE_CHECKING:
-    from rag_papers.qa.compose import PaperEvidence
     from rag_papers.qa.ports import TermStats
+    from rag_papers.types import RetrievedPaper
+
+
+class PaperTerms(Protocol):
+    """What naming reads of a retrieved paper's evidence (compose.PaperEvidence has it): the
+    paper and the stemmed terms of its title and abstract."""
+
+    @property
+    def paper(self) -> RetrievedPaper: ...
+
+    @property
+    def terms(self) -> set[str]: ...
+
+
+P = TypeVar("P", bound=PaperTerms)  # the papers' own type, kept by the filters below
 
 # "how many X", "what X rate": the question wants a number about X.
 _QUANTITY = re.compile(
@@ -118,7 +133,7 @@ _QUOTED = re.compile(r"(?<!\w)['\"‘“]([^'\"‘’“”]{3,}?)['\"’”](?!
 _COMPARE = re.compile(r"^\s*compare\b|\bdiffer(?:ence)?s?\b", re.IGNORECASE)
 
 
-def own_names(names: dict[str, str], papers: list[PaperEvidence]) -> dict[str, str]:
+def own_names(names: dict[str, str], papers: Sequence[PaperTerms]) -> dict[str, str]:
     """The names (word -> stemmed term) at most TOPIC_TITLES of the papers carry in their title."""
     titled = {w: sum(t in content_terms(p.paper.title) for p in papers) for w, t in names.items()}
     return {w: t for w, t in names.items() if titled[w] <= TOPIC_TITLES}
@@ -144,7 +159,7 @@ class Names:
                     names[word] = term
         return names
 
-    def about(self, asked: str, shape: str, papers: list[PaperEvidence]) -> list[PaperEvidence]:
+    def about(self, asked: str, shape: str, papers: list[P]) -> list[P]:
         """The papers that name every rare or versioned name of the question (all papers when
         it names none): a lookup is answered by a paper about what it names."""
         names = self.rare_words(asked)
@@ -185,7 +200,7 @@ class Names:
                 found.append(pe)
         return found
 
-    def compared(self, asked: str, usable: list[PaperEvidence]) -> list[PaperEvidence]:
+    def compared(self, asked: str, usable: list[P]) -> list[P]:
         """ "Compare how Medusa and EAGLE…", "Compare what 'Repeat After Me' and …": the papers
         of the compared names or quoted titles when each has one, else []. A paper is a
         name's when its title carries it, or, when no title does, its abstract uses it twice
@@ -202,7 +217,7 @@ class Names:
         keys = [(q, q) for q in quoted] if quoted else list(own_names(names, usable).items())
         titles = {t for p in usable for t in content_terms(p.paper.title)}
 
-        def has(p: PaperEvidence, word: str, term: str) -> bool:
+        def has(p: P, word: str, term: str) -> bool:
             title, abstract = p.paper.title, p.paper.abstract
             if quoted:
                 return word in title.lower()

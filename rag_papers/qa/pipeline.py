@@ -92,7 +92,7 @@ class Pipeline:
     # -- parts --------------------------------------------------------------------------
     def llm(self) -> ChatLLM:
         if self._llm is None:
-            from rag_papers.providers.llm import make_llm
+            from rag_papers.providers.registry import make_llm
 
             self._llm = make_llm(self.settings)
         return self._llm
