@@ -74,6 +74,32 @@ def test_collections_are_listed_and_kept_apart(
     assert all(c["paper_id"] in json.dumps(refs) for c in answer["citations"])
 
 
+def test_a_mistyped_collection_is_refused_by_every_reading_command_and_never_created(
+    library_home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = str(library_home)
+    commands = [
+        ["papers"],
+        ["papers", "--format", "bibtex"],
+        ["ask", "What does MoE-Mamba combine?"],
+        ["stats"],
+        ["remove", "arxiv:2401.04081"],
+    ]
+    for command in commands:
+        assert main([*command, "--home", h, "--collection", "ref"]) == 2, command
+        out, err = capsys.readouterr()
+        assert out == ""
+        assert "no collection 'ref'" in err and "collections here: papers, refs" in err
+        assert "rag-papers ingest PATH --collection ref" in err
+    monkeypatch.setenv("RAG_PAPERS_COLLECTION", "ref")  # the variable names it the same way
+    assert main(["papers", "--home", h]) == 2
+    assert "no collection 'ref'" in capsys.readouterr().err
+    monkeypatch.delenv("RAG_PAPERS_COLLECTION")
+    listed = json.loads(run(capsys, "collections", "--home", h, "--json"))
+    assert {c["name"] for c in listed} == {"papers", "refs"}
+    assert "MoE-Mamba" in run(capsys, "papers", "--home", h, "--collection", "refs")
+
+
 def test_remove_then_reingest_adds_the_papers_back(
     home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -255,7 +281,7 @@ def test_papers_export_in_three_formats_reads_back(
             "ingest",
             str(tmp_path / "out.bib"),
             "--home",
-            h,
+            str(tmp_path / "other"),  # not library_home: other tests list its collections
             "--collection",
             "copy",
             "--json",
@@ -265,7 +291,15 @@ def test_papers_export_in_three_formats_reads_back(
     copy = json.loads(
         "["
         + ",".join(
-            run(capsys, "papers", "--home", h, "--collection", "copy", "--json").splitlines()
+            run(
+                capsys,
+                "papers",
+                "--home",
+                str(tmp_path / "other"),
+                "--collection",
+                "copy",
+                "--json",
+            ).splitlines()
         )
         + "]"
     )

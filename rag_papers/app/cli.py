@@ -371,6 +371,10 @@ def main(argv: list[str] | None = None) -> int:
     console.configure_logging(args.verbose)
     install_log_redaction()
     try:
+        if args.command in ("ask", "stats", "papers", "remove", "repl"):
+            from rag_papers.index.library import require_collection
+
+            require_collection(settings_from(args))  # a mistyped --collection is not empty
         return int(args.func(args) or 0)
     except RagPapersError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -15,10 +15,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from rag_papers.errors import InputError
+from rag_papers.errors import IndexNotFoundError, InputError
 from rag_papers.index.locking import writer_lock
 from rag_papers.index.reconcile import paper_from_metadata
-from rag_papers.settings import Settings
+from rag_papers.settings import DEFAULT_COLLECTION, Settings
 from rag_papers.types import Paper, clean_arxiv_id, normalize_title
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,26 @@ def list_collections(settings: Settings | None = None) -> list[CollectionInfo]:
             )
         )
     return out
+
+
+def require_collection(settings: Settings) -> None:
+    """Refuse a named collection that does not exist, naming the ones that do: a mistyped
+    `--collection` would otherwise read as an empty collection (0 papers, "ingest --sample
+    first"). The default collection is left to the commands, as before collections."""
+    from rag_papers.index.store import PaperStore
+
+    if settings.collection == DEFAULT_COLLECTION:
+        return
+    store = PaperStore(settings)
+    if store.exists():
+        return
+    names = store.collection_names()
+    have = f"collections here: {', '.join(names)}" if names else "no collections here yet"
+    raise IndexNotFoundError(
+        f"no collection {settings.collection!r} in {store.location} ({have}) — pick one with "
+        f"--collection (`rag-papers collections` lists them), or create it with "
+        f"`rag-papers ingest PATH --collection {settings.collection}`"
+    )
 
 
 def paper_records(settings: Settings | None = None, search: str | None = None) -> list[Paper]:
