@@ -185,3 +185,30 @@ def test_indexing_the_sample_moves_the_page_progress_bar(
     )
     counts = [progress for progress, desc in calls if desc == "embedding chunks"]
     assert counts and counts[-1][0] == counts[-1][1] > 0  # the bar reaches its end
+
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.mark.parametrize(
+    "fixture",
+    [
+        "src_listing_meta.txt",  # Hugging Face Papers listing
+        "library/hf_2024_subset.json",  # JSON list
+        "library/csl.json",  # CSL-JSON
+        "library/zotero.csv",  # Zotero CSV
+        "library/refs.bib",  # BibTeX
+        "library/refs.ris",  # RIS
+        "library/arxiv_api_response.xml",  # arXiv Atom
+    ],
+)
+def test_upload_takes_every_format_the_readers_read(
+    empty_page: PageHandlers, tmp_path: Path, fixture: str
+) -> None:
+    """Each reader's format, uploaded from the page, is indexed and answerable (JSON Lines is
+    test_upload_indexes_files_and_drops_the_no_papers_message)."""
+    summary = empty_page.upload([str(FIXTURES / fixture)])
+    name = Path(fixture).name
+    assert summary.replace("\\", "").startswith(f"**Done from {name}:** read "), summary
+    indexed = empty_page.retriever.store.count_papers()
+    assert indexed > 0 and f"{indexed} papers indexed" in empty_page.status_line()
