@@ -154,22 +154,17 @@ def test_bad_settings_are_refused_as_messages(small_pipeline: Pipeline) -> None:
     assert options(5, "2025", "2023", None)["filters"].year_from == 2023  # dropdowns swap
 
 
-def test_indexing_the_sample_moves_the_page_progress_bar(
-    empty_page: PageHandlers, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_indexing_the_sample_moves_the_page_progress_bar(empty_page: PageHandlers) -> None:
     """Every phase is named on the bar as it starts, and the embedding count advances."""
-    import importlib
-
     from rag_papers.app.ui import PageProgress
+    from rag_papers.index.ingest import ingest
 
-    module = importlib.import_module("rag_papers.index.ingest")
-    real = module.ingest
     papers = read_listing(LISTING).papers[:12]
 
     def small_sample(*args: Any, **kwargs: Any) -> Any:  # the sample's first 12 papers
-        return real(papers=papers, settings=kwargs["settings"], progress=kwargs["progress"])
+        return ingest(papers=papers, settings=kwargs["settings"], progress=kwargs["progress"])
 
-    monkeypatch.setattr(module, "ingest", small_sample)
+    empty_page = PageHandlers(empty_page.pipeline, ingest=small_sample)
     calls: list[tuple[Any, str]] = []
 
     def bar(

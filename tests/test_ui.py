@@ -19,7 +19,9 @@ from gradio_client import Client
 from procs import free_port
 
 from rag_papers.app import cli, serve, ui
+from rag_papers.app.handlers import PageHandlers
 from rag_papers.errors import ConfigError
+from rag_papers.index.ingest import ingest
 from rag_papers.qa.pipeline import Pipeline
 from rag_papers.qa.retrieve import Retriever
 from rag_papers.settings import Settings
@@ -32,8 +34,10 @@ LOOK_QUESTION = "What is LOOK, the Leave-One-Out K-Nearest-Neighbor supervised p
 TRACEBACK_SIGNS = ("Traceback", 'File "', "line ", "Error:")
 
 
-def launch(pipeline: Pipeline, **kwargs: Any) -> tuple[Any, str]:
-    demo = ui.build_app(pipeline=pipeline)
+def launch(
+    pipeline: Pipeline, handlers: PageHandlers | None = None, **kwargs: Any
+) -> tuple[Any, str]:
+    demo = ui.build_app(pipeline=pipeline, handlers=handlers)
     port = free_port()
     demo.launch(
         server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **kwargs
@@ -238,15 +242,7 @@ def test_llm_modes_are_shown_and_an_unreachable_llm_is_a_message(
 
 
 # -- an empty store ----------------------------------------------------------------------
-def test_empty_store_offers_to_index_the_sample(
-    tmp_path: Path, small_pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import importlib
-
-    # the module, not the function of the same name that `rag_papers.index.ingest` resolves to
-    ingest_module = importlib.import_module("rag_papers.index.ingest")
-
-    real_ingest = ingest_module.ingest
+def test_empty_store_offers_to_index_the_sample(tmp_path: Path, small_pipeline: Pipeline) -> None:
     calls: list[dict[str, Any]] = []
     papers = [
         Paper(
@@ -265,12 +261,12 @@ def test_empty_store_offers_to_index_the_sample(
     def small_sample(*args: Any, **kwargs: Any) -> Any:
         # The page asks for the bundled sample; two papers stand in for its 445 to keep this fast.
         calls.append(kwargs)
-        return real_ingest(papers=papers, settings=kwargs["settings"], progress=False)
+        return ingest(papers=papers, settings=kwargs["settings"], progress=False)
 
-    monkeypatch.setattr(ingest_module, "ingest", small_sample)
     settings = Settings(home=tmp_path / "empty", mode="extractive")
     retriever = Retriever(settings, embed_model=small_pipeline.retriever.embed_model)
-    demo, url = launch(Pipeline(settings, retriever=retriever))
+    pipeline = Pipeline(settings, retriever=retriever)
+    demo, url = launch(pipeline, PageHandlers(pipeline, ingest=small_sample))
     try:
         c = client(url)
         status = c.predict(api_name="/refresh")[0]

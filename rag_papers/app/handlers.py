@@ -8,7 +8,6 @@ traceback when the cause is the reader's or the data's, with one when it is a bu
 from __future__ import annotations
 
 import html
-import importlib
 import logging
 import shutil
 import threading
@@ -22,7 +21,7 @@ from rag_papers.app import render
 from rag_papers.app.catalog import ANY_YEAR, Catalog, YearChoice, parse_year, table
 from rag_papers.errors import IndexNotFoundError, InputError, QuestionError, RagPapersError
 from rag_papers.filters import Filters
-from rag_papers.index.ingest import IngestSummary
+from rag_papers.index.ingest import IngestSummary, ingest
 from rag_papers.qa.chat import Assistant
 from rag_papers.qa.pipeline import Pipeline
 from rag_papers.qa.retrieve import Retriever
@@ -30,6 +29,8 @@ from rag_papers.readers import SUPPORTED_SUFFIXES
 from rag_papers.sanitize import redact
 from rag_papers.settings import Settings
 from rag_papers.types import Answer, ProgressCallback
+
+IngestFn = Callable[..., IngestSummary]  # what index.ingest.ingest is
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +136,9 @@ def options(
 class PageHandlers:
     """The page's behaviour over one shared Pipeline (each visitor has a ChatSession)."""
 
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, pipeline: Pipeline, *, ingest: IngestFn = ingest) -> None:
         self.pipeline = pipeline
+        self.ingest = ingest  # index.ingest.ingest; a test passes a small corpus's stand-in
         self.settings = pipeline.settings
         self.retriever = store_retriever(pipeline)
         self.catalog = Catalog(self.retriever.store)
@@ -345,19 +347,16 @@ class PageHandlers:
 
     def _ingest(
         self,
-        run: Callable[[Any, ProgressCallback | None], IngestSummary],
+        run: Callable[[IngestFn, ProgressCallback | None], IngestSummary],
         progress: ProgressCallback | None,
         names: Sequence[str] = (),
     ) -> str:
-        # The module (the package re-exports a function of the same name); looked up per
-        # call so a test can stand a small corpus in for the sample.
-        ingest_module = importlib.import_module("rag_papers.index.ingest")
         if not self.ingest_lock.acquire(blocking=False):
             return "Indexing is already running in another session; try again when it finishes."
         try:
             if progress is not None:
                 progress("reading papers")
-            summary = run(ingest_module.ingest, progress)
+            summary = run(self.ingest, progress)
             self.retriever.reload()
             return render.ingest_summary(summary, names)
         except (

@@ -103,10 +103,15 @@ class PageProgress:
             self.progress(None, desc=f"{phase}…")
 
 
-def build_app(settings: Settings | None = None, *, pipeline: Pipeline | None = None) -> gr.Blocks:
-    """The chat page over one shared Pipeline; launch it with .launch(server_name=, server_port=)."""
-    pipeline = pipeline or Pipeline(settings)
-    pages = Collections(PageHandlers(pipeline))
+def build_app(
+    settings: Settings | None = None,
+    *,
+    pipeline: Pipeline | None = None,
+    handlers: PageHandlers | None = None,
+) -> gr.Blocks:
+    """The chat page over one shared Pipeline (or the handlers given, made over one); launch it
+    with .launch(server_name=, server_port=)."""
+    pages = Collections(handlers or PageHandlers(pipeline or Pipeline(settings)))
     page = pages.get(None)  # the collection the page starts on
     settings = page.settings
 
