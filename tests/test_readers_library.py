@@ -148,6 +148,98 @@ def test_folder_ingest_summary_lists_skipped_files_and_papers_without_abstract(
     # the plain summary says the same in words
     code = main(["--home", str(tmp_path / "home"), "ingest", str(folder)])
     out, err = capsys.readouterr()
-    assert "8 unchanged, 1 skipped (1 without abstract); 1 files skipped" in out
-    assert "1 entries have no abstract and were not indexed:" in out and "MM1" in out
+    assert "8 unchanged, 1 skipped (1 without abstract); 1 file skipped" in out
+    assert "1 entry has no abstract and was not indexed" in out and "MM1" in out
     assert "skipped file:" in err and "paper.pdf" in err
+
+
+def test_an_entry_without_abstract_is_listed_only_while_the_collection_lacks_its_paper(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """refs.ris has Hedgehog without an abstract; refs.bib has it with one. Read together
+    nothing is missing; read in two ingests the second must not say Hedgehog was lost."""
+    import json
+
+    from rag_papers.app.cli import main
+
+    home = ["--home", str(tmp_path / "home")]
+    assert main([*home, "ingest", str(LIB / "refs.ris"), "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert [t.split(" (")[0] for t in first["no_abstract"]] == [
+        "The Hedgehog & the Porcupine: Expressive Linear Attentions with Softmax Mimicry"
+    ]
+    assert any("has no abstract — skipped; add an AB  - line" in w for w in first["warnings"])
+    assert main([*home, "ingest", str(LIB / "refs.bib"), "--json"]) == 0  # Hedgehog arrives
+    capsys.readouterr()
+    assert main([*home, "ingest", str(LIB / "refs.ris")]) == 0  # and is not reported lost
+    out = capsys.readouterr().out
+    assert "(1 without abstract but already indexed)" in out
+    assert "no abstract and" not in out
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("empty.ris", "", "file is empty"),
+        ("notes.ris", "just some notes\n", "no RIS records (TY  - ... ER  - ) found"),
+        ("junk.bib", "not bibtex\n", "no BibTeX entries (@article{key, ...}) found"),
+        (
+            "wrong.csv",
+            'Name,Summary Text,Year\n"MoE-Mamba","State space models",2024\n',
+            "CSV header has columns ['Name', 'Summary Text', 'Year'] but needs "
+            '[\'title\', \'abstract\'] (columns "title" and "abstract" or "summary") '
+            "— add or rename the header row",
+        ),
+    ],
+)
+def test_a_file_that_is_not_what_its_name_says_is_refused_with_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, text: str, message: str
+) -> None:
+    from rag_papers.app.cli import main
+
+    bad = tmp_path / name
+    bad.write_text(text, encoding="utf-8")
+    assert main(["--home", str(tmp_path / "home"), "ingest", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {bad}:" in err and message in err
+
+
+def test_a_bib_with_a_syntax_error_names_the_entry_and_indexes_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A closing brace missing from one entry: that entry is reported once, by key and
+    line, in words (not bibtexparser's log lines); the file's other entries are indexed and
+    the collection answers; removing an id it does not hold is refused with the fix."""
+    import json
+
+    from rag_papers.app.cli import main
+
+    text = (LIB / "refs.bib").read_text(encoding="utf-8")
+    start = text.index("@misc{zhang_hedgehog_2024")
+    end = text.index("\n}\n", start)
+    broken = tmp_path / "broken.bib"
+    broken.write_text(text[:end] + "\n" + text[end + 3 :], encoding="utf-8")
+    home = ["--home", str(tmp_path / "home")]
+    assert main([*home, "ingest", str(broken)]) == 0
+    out, err = capsys.readouterr()
+    line = text[:start].count("\n") + 1
+    warnings = [w for w in err.splitlines() if "zhang_hedgehog_2024" in w]
+    written = broken.read_text(encoding="utf-8")
+    at = written[: written.index("@inproceedings")].count("\n") + 1  # where the next one starts
+    assert warnings == [
+        f"warning: {broken}:{line}: BibTeX entry zhang_hedgehog_2024 cannot be parsed: "
+        "Unexpected block start: `@inproceedings`. Was still looking for field-value closing "
+        f"`,` or `}}` (at line {at}) — skipped; check its braces and commas"
+    ]
+    assert "bibtexparser" not in err
+    assert out.startswith("read 7 papers: 7 new")
+
+    assert main([*home, "remove", "arxiv:2402.04347"]) == 2  # the entry that was not read
+    err = capsys.readouterr().err
+    assert "none of arxiv:2402.04347 is in collection 'papers'" in err
+    assert "`rag-papers papers --search TEXT` shows the ids" in err
+    assert main([*home, "papers", "--json"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 7
+    assert main([*home, "ask", "What does MoE-Mamba combine?", "--format", "json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert "arxiv:2401.04081" in {c["paper_id"] for c in answer["citations"]}

@@ -81,7 +81,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(f"skipped file: {skipped}", file=sys.stderr)
     print(summary.line())
     if summary.no_abstract:
-        print(f"{len(summary.no_abstract)} entries have no abstract and were not indexed:")
+        n = len(summary.no_abstract)
+        print(
+            f"{n} entr{'y has' if n == 1 else 'ies have'} no abstract and "
+            f"{'was' if n == 1 else 'were'} not indexed (no question can be answered from "
+            "a title alone: add the abstract, or ingest a file that has it):"
+        )
         for entry in summary.no_abstract:
             print(f"  {entry}")
     return 0

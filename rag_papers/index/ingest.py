@@ -25,6 +25,7 @@ from rag_papers.index.locking import writer_lock
 from rag_papers.index.plan import Entries, IngestPlan, Record
 from rag_papers.index.reconcile import StoredKeys
 from rag_papers.index.write import SliceWriter, write_group_size
+from rag_papers.readers.dedupe import describe_missing, missing_abstracts
 from rag_papers.settings import Settings
 from rag_papers.types import Paper, ProgressCallback
 
@@ -49,17 +50,24 @@ class IngestSummary:
     chunks: int = 0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
-    # entries without an abstract (cannot be answered from): "title (path:line)"
+    # entries without an abstract whose paper the collection does not hold (cannot be
+    # answered from): "title (path:line)"
     no_abstract: list[str] = field(default_factory=list)
+    # entries without an abstract whose paper the collection already holds, with one
+    no_abstract_indexed: int = 0
     # files in the given folders that no reader reads: "path: why"
     skipped_files: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         extra = ""
-        if self.no_abstract:
-            extra += f" ({len(self.no_abstract)} without abstract)"
+        missing = [f"{len(self.no_abstract)} without abstract"] if self.no_abstract else []
+        if self.no_abstract_indexed:
+            missing.append(f"{self.no_abstract_indexed} without abstract but already indexed")
+        if missing:
+            extra += f" ({', '.join(missing)})"
         if self.skipped_files:
-            extra += f"; {len(self.skipped_files)} files skipped"
+            n = len(self.skipped_files)
+            extra += f"; {n} file{'' if n == 1 else 's'} skipped"
         merged = ""
         if self.merged:
             merged = f" ({self.merged} duplicate entr{'y' if self.merged == 1 else 'ies'} merged)"
@@ -137,7 +145,7 @@ def ingest(
         )
 
     summary = IngestSummary()
-    plan, entries = _read_inputs(paths, papers, strict, summary, report)
+    plan, entries, without = _read_inputs(paths, papers, strict, summary, report)
 
     # One writer at a time (per home, and per collection on a Chroma server): a second
     # ingest waits (and says so) instead of racing.
@@ -155,6 +163,11 @@ def ingest(
             m for _, _, metas in store.iter_chunks(include_documents=False) for m in metas
         )
         plan.match(stored)
+        # an entry without abstract whose paper is already here (from another file) is fine
+        missing = [p for p in without if not stored.matches(p.arxiv_id, p.dedup_key)]
+        summary.no_abstract = describe_missing(missing)
+        summary.no_abstract_indexed = len(without) - len(missing)
+        del without
         summary.read = plan.outputs
         changed = _write_papers(
             plan, entries, stored, store, settings, summary, report, confirm, embed_model
@@ -256,9 +269,10 @@ def _read_inputs(
     strict: bool,
     summary: IngestSummary,
     report: ProgressCallback,
-) -> tuple[IngestPlan, Entries]:
-    """The first pass over the inputs (which entries are one paper), and the entries to read
-    again; what reading found is noted in the summary. Files are streamed; `papers` given
+) -> tuple[IngestPlan, Entries, list[Paper]]:
+    """The first pass over the inputs (which entries are one paper), the entries to read
+    again, and the entries without an abstract whose paper no other entry supplied; what
+    reading found is noted in the summary. Files are streamed; `papers` given
     directly are held (with the files' papers, deduplicated first as read_paths does)."""
     from rag_papers import readers as sources
     from rag_papers.readers.base import RawEntries
@@ -267,6 +281,7 @@ def _read_inputs(
 
     if papers is not None:  # two Papers with one id would collide in the store
         held: list[Paper] = list(papers)
+        without: list[Paper] = []
         if paths:
             report("reading papers")
             result = sources.read_paths(paths, strict=strict)
@@ -274,12 +289,12 @@ def _read_inputs(
             summary.warnings = list(result.warnings)
             summary.skipped = result.skipped
             summary.merged = result.entries - len(result.papers)
-            summary.no_abstract = list(result.no_abstract)
+            without = missing_abstracts(result.no_abstract_entries, held)
             summary.skipped_files = list(result.skipped_files)
         plan = IngestPlan.read(held)
         summary.merged += plan.merged
         summary.read = len(plan.groups)
-        return plan, lambda: held
+        return plan, lambda: held, without
     report("reading papers")
     stream = EntryStream(paths)
     raw = RawEntries()
@@ -289,10 +304,9 @@ def _read_inputs(
     summary.warnings = raw.warnings
     summary.skipped = raw.skipped
     summary.merged = plan.merged
-    summary.no_abstract = plan.missing_abstracts(raw)
     summary.skipped_files = list(stream.skipped_files)
     summary.read = len(plan.groups)
-    return plan, stream.again
+    return plan, stream.again, plan.missing_abstracts(raw)
 
 
 def _embedding_cost(

@@ -80,7 +80,7 @@ class IngestPlan:
                 plan.group_entries.setdefault(group, []).append(entry)
         return plan
 
-    def missing_abstracts(self, raw: RawEntries) -> list[str]:
+    def missing_abstracts(self, raw: RawEntries) -> list[Paper]:
         """`dedupe.missing_abstracts` of what reading found without an abstract."""
         ids = {a for a in self.groups.arxiv if a}
         return missing_from(raw.no_abstract, ids, set(self.groups.key))

@@ -34,6 +34,8 @@ class ReadResult:
     no_abstract: list[str] = field(default_factory=list)
     # files a folder held that no reader reads: "path: why"
     skipped_files: list[str] = field(default_factory=list)
+    # the entries `no_abstract` describes (title, arXiv id and where only)
+    no_abstract_entries: list[Paper] = field(default_factory=list, repr=False)
 
 
 @dataclass

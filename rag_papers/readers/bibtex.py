@@ -6,6 +6,7 @@ author lists split into names, `@string` macros and comments handled by the pars
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from rag_papers.readers.records import add_record
 
 _ENTRY = re.compile(r"^\s*@\s*[A-Za-z]+\s*[{(]", re.MULTILINE)
 _BRACES = re.compile(r"(?<!\\)[{}]")
+_KEY = re.compile(r"\s*@\s*\w+\s*[{(]\s*([^,\s{}()]+)\s*,")
 
 
 def looks_bibtex(text: str) -> bool:
@@ -48,6 +50,20 @@ def _names(value: Any) -> list[str]:
     return [n for n in out if n]
 
 
+def _failed(block: Any, text: str) -> str:
+    """What is wrong with a block bibtexparser could not parse, where, and what to do."""
+    raw = str(getattr(block, "raw", "") or "")
+    key = _KEY.match(raw)
+    what = f"BibTeX entry {key.group(1)}" if key else "BibTeX block"
+    error = getattr(block, "error", None)
+    reason = " ".join(str(getattr(error, "abort_reason", "") or error or "").split())
+    end = getattr(error, "end_index", None)
+    if isinstance(end, int) and 0 <= end <= len(text):
+        reason += f" (at line {text.count(chr(10), 0, end) + 1})"
+    reason = f": {reason}" if reason else ""
+    return f"{what} cannot be parsed{reason} — skipped; check its braces and commas"
+
+
 def bibtex_entries(path: Path, text: str) -> RawEntries:
     import bibtexparser
     from bibtexparser.middlewares import (
@@ -56,14 +72,19 @@ def bibtex_entries(path: Path, text: str) -> RawEntries:
         SplitNameParts,
     )
 
-    library = bibtexparser.parse_string(
-        text,
-        append_middleware=[LatexDecodingMiddleware(), SeparateCoAuthors(), SplitNameParts()],
-    )
+    splitter = logging.getLogger("bibtexparser.splitter")
+    level = splitter.level
+    splitter.setLevel(logging.CRITICAL)  # its warnings are ours below, with the entry's key
+    try:
+        library = bibtexparser.parse_string(
+            text,
+            append_middleware=[LatexDecodingMiddleware(), SeparateCoAuthors(), SplitNameParts()],
+        )
+    finally:
+        splitter.setLevel(level)
     raw = RawEntries()
     for block in library.failed_blocks:
-        line = (getattr(block, "start_line", 0) or 0) + 1
-        raw.skip(f"{path}:{line}", "BibTeX block cannot be parsed — skipped; check its braces")
+        raw.skip(f"{path}:{(getattr(block, 'start_line', 0) or 0) + 1}", _failed(block, text))
     if not library.entries and not library.failed_blocks:
         raise InputError(f"{path}:1: no BibTeX entries (@article{{key, ...}}) found")
     for entry in library.entries:
@@ -90,5 +111,5 @@ def bibtex_entries(path: Path, text: str) -> RawEntries:
             "doi": doi or None,
             "venue": _text(_value(fields, "journal", "booktitle")) or None,
         }
-        add_record(raw, record, where)
+        add_record(raw, record, where, no_abstract_fix="add an abstract = {...} field")
     return raw

@@ -76,5 +76,5 @@ def csl_entries(path: Path, text: str) -> RawEntries:
             "doi": doi,
             "venue": clean_text(item.get("container-title")) or None,
         }
-        add_record(raw, record, where)
+        add_record(raw, record, where, no_abstract_fix='add an "abstract" key')
     return raw

@@ -106,17 +106,20 @@ def dedupe(papers: Iterable[Paper]) -> tuple[list[Paper], int]:
 def finish(raws: list[RawEntries]) -> ReadResult:
     everything = [p for raw in raws for p in raw.papers]
     papers, _ = dedupe(everything)
+    missing = missing_abstracts([p for raw in raws for p in raw.no_abstract], papers)
     return ReadResult(
         papers=papers,
         entries=len(everything),
         warnings=[w for raw in raws for w in raw.warnings],
         skipped=sum(raw.skipped for raw in raws),
-        no_abstract=missing_abstracts([p for raw in raws for p in raw.no_abstract], papers),
+        no_abstract=describe_missing(missing),
+        no_abstract_entries=missing,
     )
 
 
-def missing_abstracts(without: Iterable[Paper], papers: Iterable[Paper]) -> list[str]:
-    """Entries without an abstract whose paper no other entry supplied, as "title (where)".
+def missing_abstracts(without: Iterable[Paper], papers: Iterable[Paper]) -> list[Paper]:
+    """Entries without an abstract whose paper no other entry supplied (`describe_missing`
+    words them "title (where)").
 
     A paper listed without an abstract in a .bib file but with one in a .ris file is indexed
     from the .ris entry: only papers that end up missing are worth telling the user about.
@@ -130,15 +133,20 @@ def missing_abstracts(without: Iterable[Paper], papers: Iterable[Paper]) -> list
     return missing_from(without, ids, keys)
 
 
-def missing_from(without: Iterable[Paper], ids: set[str], keys: set[str]) -> list[str]:
+def missing_from(without: Iterable[Paper], ids: set[str], keys: set[str]) -> list[Paper]:
     """`missing_abstracts` given the arXiv ids and title keys of the papers read (the sets
     are extended in place)."""
-    out: list[str] = []
+    out: list[Paper] = []
     for entry in without:
         if (entry.arxiv_id and entry.arxiv_id in ids) or entry.dedup_key in keys:
             continue
-        out.append(f"{entry.title} ({entry.source})")
+        out.append(entry)
         keys.add(entry.dedup_key)
         if entry.arxiv_id:
             ids.add(entry.arxiv_id)
     return out
+
+
+def describe_missing(entries: Iterable[Paper]) -> list[str]:
+    """Entries without an abstract as the summary lists them: "title (path:line)"."""
+    return [f"{entry.title} ({entry.source})" for entry in entries]

@@ -63,7 +63,9 @@ def _split_categories(value: Any) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
-def _record_to_paper(record: Any, where: str, key_id: str | None = None) -> Paper | str:
+def _record_to_paper(
+    record: Any, where: str, key_id: str | None = None, fix: str | None = None
+) -> Paper | str:
     """A Paper, or the reason (with the fix) the record cannot be one."""
     if not isinstance(record, dict):
         kind = type(record).__name__
@@ -79,7 +81,7 @@ def _record_to_paper(record: Any, where: str, key_id: str | None = None) -> Pape
     if not title:
         return 'paper has no title — skipped; add a "title" field'
     if not abstract:
-        return f'paper "{title[:80]}" has no abstract — skipped; {NO_ABSTRACT_FIX}'
+        return f'paper "{title[:80]}" has no abstract — skipped; {fix or NO_ABSTRACT_FIX}'
     url = clean_text(_field(record, "url")) or None
     candidates = [record.get("arxiv_id"), record.get("id"), url, key_id]
     arxiv_id = next((i for i in (clean_arxiv_id(str(c)) for c in candidates if c) if i), None)
@@ -112,19 +114,32 @@ def _record_to_paper(record: Any, where: str, key_id: str | None = None) -> Pape
 NO_ABSTRACT_FIX = 'add an "abstract" (or "summary") field'
 
 
-def add_record(raw: RawEntries, record: object, where: str, key_id: str | None = None) -> None:
+def add_record(
+    raw: RawEntries,
+    record: object,
+    where: str,
+    key_id: str | None = None,
+    *,
+    no_abstract_fix: str | None = None,
+) -> None:
     """Append the record's paper, or skip it with a warning; a paper without an abstract is
     also listed in `raw.no_abstract` (it cannot be answered from, but the user should know)."""
-    paper = record_paper(raw, record, where, key_id)
+    paper = record_paper(raw, record, where, key_id, no_abstract_fix=no_abstract_fix)
     if paper is not None:
         raw.papers.append(paper)
 
 
 def record_paper(
-    raw: RawEntries, record: object, where: str, key_id: str | None = None
+    raw: RawEntries,
+    record: object,
+    where: str,
+    key_id: str | None = None,
+    *,
+    no_abstract_fix: str | None = None,
 ) -> Paper | None:
-    """The record's paper, or None with the record skipped in `raw` (as `add_record` does)."""
-    result = _record_to_paper(record, where, key_id)
+    """The record's paper, or None with the record skipped in `raw` (as `add_record` does);
+    `no_abstract_fix` says how the record's own format gives an abstract."""
+    result = _record_to_paper(record, where, key_id, no_abstract_fix)
     if isinstance(result, Paper):
         return result
     raw.skip(where, result)

@@ -14,6 +14,7 @@ from rag_papers.errors import InputError
 from rag_papers.readers.base import RawEntries, arxiv_id_in, clean_text, partial_date, person_name
 from rag_papers.readers.records import add_record
 
+_FIX = "add an AB  - line with the abstract"
 _TAG = re.compile(r"^([A-Z][A-Z0-9])  -(?: (.*))?$")
 
 
@@ -70,17 +71,17 @@ def ris_entries(path: Path, text: str) -> RawEntries:
         if tag == "TY":
             if tags is not None:
                 raw.skip(f"{path}:{start}", "RIS record has no ER line — read up to the next TY")
-                add_record(raw, _record(tags), f"{path}:{start}")
+                add_record(raw, _record(tags), f"{path}:{start}", no_abstract_fix=_FIX)
             tags, start, last = {}, number, None
         elif tag == "ER":
             if tags is not None:
-                add_record(raw, _record(tags), f"{path}:{start}")
+                add_record(raw, _record(tags), f"{path}:{start}", no_abstract_fix=_FIX)
             tags, last = None, None
         elif tags is not None:
             tags.setdefault(tag, []).append(value)
             last = tag
     if tags is not None:
-        add_record(raw, _record(tags), f"{path}:{start}")
+        add_record(raw, _record(tags), f"{path}:{start}", no_abstract_fix=_FIX)
     if not raw.papers and not raw.skipped:
         raise InputError(f"{path}:1: no RIS records (TY  - ... ER  - ) found")
     return raw

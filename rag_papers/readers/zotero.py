@@ -20,7 +20,7 @@ from rag_papers.readers.base import (
     partial_date,
     person_name,
 )
-from rag_papers.readers.records import add_record
+from rag_papers.readers.records import add_record, csv_entries
 
 
 def looks_zotero_csv(text: str) -> bool:
@@ -31,8 +31,8 @@ def looks_zotero_csv(text: str) -> bool:
 def zotero_csv_entries(path: Path, text: str) -> RawEntries:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
     columns = set(reader.fieldnames or [])
-    if not {"Title", "Abstract Note"} <= columns:
-        raise InputError(f'{path}:1: Zotero CSV without "Title" and "Abstract Note" columns')
+    if not {"Title", "Abstract Note"} <= columns:  # not Zotero's: the plain CSV reader says why
+        return csv_entries(path, text)
     raw = RawEntries()
     previous = reader.line_num
     try:
@@ -55,7 +55,7 @@ def zotero_csv_entries(path: Path, text: str) -> RawEntries:
                 "doi": doi,
                 "venue": clean_text(row.get("Publication Title")) or None,
             }
-            add_record(raw, record, where)
+            add_record(raw, record, where, no_abstract_fix='fill its "Abstract Note" column')
     except csv.Error as exc:
         raise InputError(
             f"{path}:{reader.line_num}: CSV cannot be parsed ({exc}) — check the quoting there"
