@@ -250,6 +250,18 @@ def test_papers_export_in_three_formats_reads_back(
         assert entry["author"] == paper["authors"]
         assert entry["doi"] == paper["doi"]
 
+    # capitals a BibTeX style would lower-case are braced; a proceedings is @inproceedings
+    written = {e.key: e for e in bibtexparser.parse_string(bib).entries}
+    assert written["pioro2024moe"]["title"].startswith("{MoE-Mamba}: Efficient Selective")
+    assert "{ResNet-50}" in written["shen2020meal"]["title"]
+    assert "{ImageNet}" in written["shen2020meal"]["title"]
+    assert written["shen2020meal"]["title"].startswith("{MEAL} {V2}: Boosting Vanilla")
+    assert written["zheng2024mvd2"]["title"].startswith("{MVD}$^2$: Efficient Multiview {3D}")
+    assert written["zheng2024mvd2"].entry_type == "inproceedings"
+    assert (
+        written["zheng2024mvd2"]["booktitle"] == "SIGGRAPH Conference Proceedings (SIGGRAPH 2024)"
+    )
+
     rows = list(csv.DictReader(io.StringIO(run(capsys, *base, "--format", "csv"))))
     assert {r["arxiv_id"]: r["title"] for r in rows} == {k: v["title"] for k, v in by_id.items()}
 

@@ -97,8 +97,36 @@ def bibtex_keys(papers: Sequence[Paper]) -> list[str]:
     return keys
 
 
+_MATH = re.compile(r"(?<!\\)\$.*?(?<!\\)\$")
+_WORD = re.compile(r"(?<![\\A-Za-z0-9-])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
+_PROCEEDINGS = re.compile(r"proceedings|conference|workshop|symposium", re.IGNORECASE)
+
+
+def _keeps_case(word: str) -> bool:
+    """MoE, LLM, ImageNet, 3D (a capital after the first letter), V2 (a capital and a digit)."""
+    return any(c.isupper() for c in word[1:]) or (
+        word[0].isupper() and any(c.isdigit() for c in word)
+    )
+
+
+def protect_case(title: str) -> str:
+    """Brace the words whose capitals a style must keep ({MoE-Mamba}, {ImageNet}, {3D},
+    {LLM}, {V2}): BibTeX styles lower-case titles, which printed 'Moe-mamba' and 'imagenet'. Math
+    and LaTeX commands are left alone."""
+
+    def words(text: str) -> str:
+        return _WORD.sub(lambda m: f"{{{m[0]}}}" if _keeps_case(m[0]) else m[0], text)
+
+    out, last = [], 0
+    for m in _MATH.finditer(title):
+        out += [words(title[last : m.start()]), m[0]]
+        last = m.end()
+    return "".join([*out, words(title[last:])])
+
+
 def to_bibtex(papers: Sequence[Paper]) -> str:
-    """BibTeX entries (@misc for preprints, @article with a journal otherwise).
+    """BibTeX entries: @misc for preprints, @inproceedings when the venue is a conference
+    or workshop, @article with a journal otherwise.
 
     Text fields are LaTeX-escaped (& -> \\&, accents -> {\\'o}, math kept); identifiers
     (doi, url, eprint) are written as they are.
@@ -110,9 +138,11 @@ def to_bibtex(papers: Sequence[Paper]) -> str:
     text_fields = bibtexparser.Library()
     raw_fields: list[list[tuple[str, str | None]]] = []
     for key, paper in zip(bibtex_keys(papers), papers, strict=True):
-        journal = paper.venue if paper.venue and "arxiv" not in paper.venue.lower() else None
+        venue = paper.venue if paper.venue and "arxiv" not in paper.venue.lower() else None
+        kind = "misc" if not venue else "inproceedings" if _PROCEEDINGS.search(venue) else "article"
         text: list[tuple[str, str | None]] = [("title", paper.title)]
-        text += [("author", " and ".join(paper.authors)), ("journal", journal)]
+        text.append(("author", " and ".join(paper.authors)))
+        text.append(("booktitle" if kind == "inproceedings" else "journal", venue))
         text.append(("abstract", paper.abstract))
         raw: list[tuple[str, str | None]] = [("year", _year(paper))]
         if paper.published:
@@ -123,14 +153,15 @@ def to_bibtex(papers: Sequence[Paper]) -> str:
             if paper.categories:
                 raw.append(("primaryclass", paper.categories[0]))
         fields = [Field(name, value) for name, value in text if value]
-        text_fields.add(Entry("article" if journal else "misc", key, fields))
+        text_fields.add(Entry(kind, key, fields))
         raw_fields.append(raw)
     encoded = LatexEncodingMiddleware(keep_math=True).transform(text_fields)
     library = bibtexparser.Library()
     for entry, raw in zip(encoded.entries, raw_fields, strict=True):
         fields = []
         for f in entry.fields:  # the encoder writes " as '' (a closing quote): keep it literal
-            fields.append(Field(f.key, str(f.value).replace("''", '{"}').replace("''", '{"}')))
+            value = str(f.value).replace("''", '{"}')
+            fields.append(Field(f.key, protect_case(value) if f.key == "title" else value))
         fields[2:2] = [Field(name, value) for name, value in raw if value]
         library.add(Entry(entry.entry_type, entry.key, fields))
     return bibtexparser.write_string(library)
