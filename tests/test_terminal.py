@@ -71,6 +71,20 @@ def test_options_after_the_subcommand(capsys: pytest.CaptureFixture[str], tmp_pa
     assert json.loads(capsys.readouterr().out)["papers"] == 0
 
 
+def test_retriever_option_on_ask_chooses_the_search(
+    capsys: pytest.CaptureFixture[str], small_index: Path, small_pipeline: Pipeline
+) -> None:
+    question = "Which papers distill knowledge into smaller models?"
+    searched = {}
+    for method in ("bm25", "dense"):
+        argv = ["ask", question, "--retriever", method, "--json", "--home", str(small_index)]
+        assert main(argv) == 0
+        searched[method] = [c["paper_id"] for c in json.loads(capsys.readouterr().out)["contexts"]]
+        found = small_pipeline.retriever.retrieve(question, k=5, method=method)
+        assert searched[method] == [p.paper_id for p in found]
+    assert searched["bm25"] != searched["dense"]
+
+
 @pytest.mark.parametrize(
     ("argv", "says"),
     [
