@@ -261,6 +261,28 @@ def test_terminal_conversation_follow_up_and_exit(small_index: Path) -> None:
         screen.close()
 
 
+def test_ingest_on_a_narrow_terminal_wraps_at_words(tmp_path: Path) -> None:
+    """At 60 columns nothing ingest prints is wrapped by the terminal itself (a row filled to
+    the last column: the summary was cut mid-word, 'embedded i' / 'n 45.3 s')."""
+    src = tmp_path / "papers.jsonl"
+    rows = [{"title": f"Widget study {i}", "abstract": f"Widgets {i} fold."} for i in range(12)]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    screen = Screen(60)
+    try:
+        screen.command(cli("ingest", str(src), "--home", str(tmp_path / "home")))
+        screen.type("echo INGEST-ENDED")
+        text = screen.wait_for("\nINGEST-ENDED")
+    finally:
+        screen.close()
+    lines = text.splitlines()  # from the first progress line to the next prompt
+    start = next(i for i, line in enumerate(lines) if line.startswith("[0:"))
+    end = next(i for i, line in enumerate(lines) if line.startswith("$ echo INGEST-ENDED"))
+    shown = lines[start:end]
+    assert any("read 12 papers: 12 new" in line for line in shown), text
+    assert any("embedding chunks: 12/12" in line for line in shown), text
+    assert all(display_width(line) < 60 for line in shown), text
+
+
 def test_conversation_reads_lines_without_a_terminal(small_index: Path) -> None:
     proc = subprocess.run(
         cli("repl", "--home", str(small_index)),

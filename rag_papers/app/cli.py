@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from typing import Any
 
 from rag_papers.app import console
 from rag_papers.app.options import filters_from, mode_from, settings_from
-from rag_papers.app.terminal import show_answer
+from rag_papers.app.terminal import show_answer, style_for
 from rag_papers.errors import InputError, QuestionError, RagPapersError
 from rag_papers.sanitize import install_log_redaction
 
@@ -79,7 +80,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(f"warning: … and {len(summary.warnings) - 20} more", file=sys.stderr)
     for skipped in summary.skipped_files:
         print(f"skipped file: {skipped}", file=sys.stderr)
-    print(summary.line())
+    # wrapped at words on a terminal (it was cut mid-word at 80 columns: 'embedded i' / 'n 45.3 s')
+    print(style_for(sys.stdout, shutil.get_terminal_size().columns).wrap(summary.line()))
     if summary.no_abstract:
         n = len(summary.no_abstract)
         print(

@@ -8,6 +8,7 @@ file it prints a line when a phase starts and then at most every few seconds.
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
 import threading
 import time
@@ -108,6 +109,8 @@ class Progress:
         if self.tty:
             if new_phase and self.line_open:
                 self.stream.write("\n")
+            # one row: a status line the terminal wraps could not be redrawn by \r
+            text = text[: max(shutil.get_terminal_size().columns - 1, 20)]
             self.stream.write("\r\x1b[K" + text)
             self.line_open = True
         else:

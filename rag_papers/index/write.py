@@ -97,6 +97,8 @@ class SliceWriter:
         self.chunked += len(nodes)
         total = self.chunked + round(self.left() * self.chunked / self.papers)
         group = self.group
+        # the count shows before the first batch (minutes on a busy machine), not after it
+        self.report("embedding chunks", self.done, max(total, self.done))
         for i in range(0, len(nodes), group):
             part = nodes[i : i + group]
             texts = [n.get_content(MetadataMode.EMBED) for n in part]
