@@ -258,6 +258,8 @@ def test_papers_export_in_three_formats_reads_back(
     assert written["shen2020meal"]["title"].startswith("{MEAL} {V2}: Boosting Vanilla")
     assert written["zheng2024mvd2"]["title"].startswith("{MVD}$^2$: Efficient Multiview {3D}")
     assert written["zheng2024mvd2"].entry_type == "inproceedings"
+    assert written["pioro2024moe"]["month"] == "jan"  # the macro, not the string {1}
+    assert "month = jan," in bib
     assert (
         written["zheng2024mvd2"]["booktitle"] == "SIGGRAPH Conference Proceedings (SIGGRAPH 2024)"
     )

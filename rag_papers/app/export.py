@@ -99,6 +99,8 @@ def bibtex_keys(papers: Sequence[Paper]) -> list[str]:
 
 _MATH = re.compile(r"(?<!\\)\$.*?(?<!\\)\$")
 _WORD = re.compile(r"(?<![\\A-Za-z0-9-])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
+_MONTH_FIELD = re.compile(r"^(\s*month = )\{(1[0-2]|[1-9])\}", re.MULTILINE)
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _PROCEEDINGS = re.compile(r"proceedings|conference|workshop|symposium", re.IGNORECASE)
 
 
@@ -145,8 +147,9 @@ def to_bibtex(papers: Sequence[Paper]) -> str:
         text.append(("booktitle" if kind == "inproceedings" else "journal", venue))
         text.append(("abstract", paper.abstract))
         raw: list[tuple[str, str | None]] = [("year", _year(paper))]
-        if paper.published:
-            raw.append(("month", str(int(paper.published[5:7]))))
+        month = re.match(r"\d{4}-(\d\d)", paper.published or paper.date_text or "")
+        if month and 1 <= int(month[1]) <= 12:  # a full date, or a year-month one
+            raw.append(("month", str(int(month[1]))))
         raw += [("doi", paper.doi), ("url", paper.url)]
         if paper.arxiv_id:
             raw += [("eprint", paper.arxiv_id), ("archiveprefix", "arXiv")]
@@ -164,7 +167,10 @@ def to_bibtex(papers: Sequence[Paper]) -> str:
             fields.append(Field(f.key, protect_case(value) if f.key == "title" else value))
         fields[2:2] = [Field(name, value) for name, value in raw if value]
         library.add(Entry(entry.entry_type, entry.key, fields))
-    return bibtexparser.write_string(library)
+    # months as BibTeX's own macros (month = jan), which every style prints as a month name
+    return _MONTH_FIELD.sub(
+        lambda m: f"{m[1]}{_MONTHS[int(m[2]) - 1]}", bibtexparser.write_string(library)
+    )
 
 
 # -- CSV and JSON Lines -----------------------------------------------------------------------
