@@ -187,6 +187,35 @@ def test_an_interrupted_removal_leaves_a_usable_store(
     assert len(paper_records(settings)) == 6
 
 
+def test_an_interrupted_remove_command_says_the_collection_is_usable_and_how_to_finish(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rag_papers.index.store import PaperStore
+
+    real = PaperStore.delete_papers
+    calls: list[int] = []
+
+    def dies_after_one(self: PaperStore, ids: list[str]) -> None:
+        calls.append(1)
+        if len(calls) > 1:
+            raise KeyboardInterrupt  # Ctrl-C between the two papers
+        real(self, ids)
+
+    monkeypatch.setattr(PaperStore, "delete_papers", dies_after_one)
+    argv = ["remove", "arxiv:2401.04081", "arxiv:2402.13616", "--home", str(home)]
+    assert main([*argv, "--collection", "refs"]) == 130
+    err = capsys.readouterr().err
+    assert "the collection stays usable" in err and "run the command again" in err
+    monkeypatch.undo()
+    assert main([*argv, "--collection", "refs", "--json"]) == 0  # as the message says
+    assert json.loads(capsys.readouterr().out) == {
+        "removed": ["arxiv:2402.13616"],
+        "not_found": ["arxiv:2401.04081"],
+    }
+    found = run(capsys, "papers", "--home", str(home), "--collection", "refs", "--search", "a")
+    assert "MoE-Mamba" not in found and "YOLOv9" not in found and "Hedgehog" in found
+
+
 def test_ask_exports_markdown_and_bibtex_that_parse_back(
     library_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -216,6 +245,27 @@ def test_ask_exports_markdown_and_bibtex_that_parse_back(
         assert (str(number), citation["url"]) in links  # the [n] markers in the text
         assert (citation["title"], citation["url"]) in links  # the numbered reference
         assert f"{number}. [{citation['title']}]" in md
+
+    # each reference: title linked, first author, date, and the supporting quote below it
+    quotes: list[str] = []
+    for i, tok in enumerate(tokens):
+        if tok.type == "blockquote_open":
+            inline = next(t for t in tokens[i:] if t.type == "inline")
+            quotes.append(" ".join(c.content for c in inline.children or [] if c.content))
+    assert len(quotes) == len(cited)
+    for citation, quote in zip(cited.values(), quotes, strict=True):
+        assert " ".join(quote.split()) == " ".join(citation["quote"].split())
+    papers_by_id = {
+        json.loads(line)["paper_id"]: json.loads(line)
+        for line in run(
+            capsys, "papers", "--home", h, "--collection", "refs", "--json"
+        ).splitlines()
+    }
+    for number, citation in cited.items():
+        paper = papers_by_id[citation["paper_id"]]
+        line = next(ln for ln in md.splitlines() if ln.startswith(f"{number}. ["))
+        assert paper["authors"][0] in line
+        assert f"({paper['published'] or paper['date_text']})" in line
 
     bib = run(capsys, *args, "--format", "bibtex")
     library = bibtexparser.parse_string(bib, append_middleware=[LatexDecodingMiddleware()])

@@ -392,6 +392,12 @@ def main(argv: list[str] | None = None) -> int:
                 "interrupted — the index keeps every paper finished so far; run the command again to complete it",
                 file=sys.stderr,
             )
+        elif args.command == "remove":
+            print(
+                "interrupted — the collection stays usable (some of the papers may be removed "
+                "already); run the command again to finish the removal",
+                file=sys.stderr,
+            )
         else:
             print("interrupted", file=sys.stderr)
         return 130
