@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from rag_papers.app import render
 from rag_papers.app.catalog import ANY_YEAR, Catalog, YearChoice, parse_year, table
@@ -31,6 +31,14 @@ from rag_papers.settings import Settings
 from rag_papers.types import Answer, ProgressCallback
 
 IngestFn = Callable[..., IngestSummary]  # what index.ingest.ingest is
+
+
+class NamedFile(Protocol):
+    """An uploaded file as Gradio may hand it over: an object whose .name is its path."""
+
+    @property
+    def name(self) -> str: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -309,9 +317,11 @@ class PageHandlers:
             progress,
         )
 
-    def upload(self, files: Sequence[Any] | None, progress: ProgressCallback | None = None) -> str:
+    def upload(
+        self, files: Sequence[str | NamedFile] | None, progress: ProgressCallback | None = None
+    ) -> str:
         """Add uploaded paper files to the collection; returns the summary (or what is wrong)."""
-        paths = [Path(getattr(f, "name", f)) for f in (files or []) if f]
+        paths = [Path(f if isinstance(f, str) else f.name) for f in (files or []) if f]
         if not paths:
             return "Choose one or more paper files first."
         limit = self.settings.ui_upload_max_mb

@@ -41,7 +41,7 @@ class ResultCache:
                     )
 
     @staticmethod
-    def key(*parts: Any) -> str:
+    def key(*parts: object) -> str:
         return sha(json.dumps([CACHE_VERSION, *parts], sort_keys=True, default=str))
 
     def get(self, key: str) -> dict[str, Any] | None:

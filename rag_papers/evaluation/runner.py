@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rag_papers import _offline  # noqa: F401
 from rag_papers.errors import IndexNotFoundError, InputError, RagPapersError
@@ -115,9 +115,12 @@ def timed(what: str) -> Iterator[None]:
     log.info("eval: %s took %.1f s", what, time.perf_counter() - t0)
 
 
+T = TypeVar("T")
+
+
 def progress_bar(
-    iterable: Iterable[Any], *, desc: str, total: int, enabled: bool | ProgressCallback
-) -> Iterable[Any]:
+    iterable: Iterable[T], *, desc: str, total: int, enabled: bool | ProgressCallback
+) -> Iterable[T]:
     """tqdm's bar when enabled is True; with a ProgressCallback (the CLI's console.Progress,
     which also speaks while a step is slow and prints lines when piped), each step is told."""
     if callable(enabled):
@@ -135,9 +138,7 @@ def progress_bar(
     )
 
 
-def reported(
-    iterable: Iterable[Any], desc: str, total: int, report: ProgressCallback
-) -> Iterator[Any]:
+def reported(iterable: Iterable[T], desc: str, total: int, report: ProgressCallback) -> Iterator[T]:
     shown = total if total > 1 else None  # a single step is a named phase, not "0/1"
     report(desc, 0, shown)
     for done, item in enumerate(iterable, 1):
@@ -251,7 +252,7 @@ class Run:
         self.errors: dict[Key3, str] = {}
         self._fact_embed = LazyEmbed(lambda: rt.embed(settings))
 
-    def key(self, kind: str, q: Question, cfg: EvalConfig, *extra: Any) -> str:
+    def key(self, kind: str, q: Question, cfg: EvalConfig, *extra: object) -> str:
         """Question id and content + config hash + settings hash + index version (+ mode, text, ...)."""
         version = self.indexes[self.rt.store_key(cfg.settings)]["version"]
         return self.cache.key(

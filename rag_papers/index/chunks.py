@@ -7,10 +7,13 @@ and chunk 0 also carries the whole abstract (for quotes and display).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag_papers.settings import Settings
 from rag_papers.types import Paper
+
+if TYPE_CHECKING:
+    from llama_index.core.schema import BaseNode
 
 # Metadata fields kept out of the embedded and prompted text (the title goes in, via the template).
 _HIDDEN_KEYS = [
@@ -59,7 +62,7 @@ def paper_metadata(paper: Paper) -> dict[str, Any]:
     return meta
 
 
-def chunk_papers(papers: Sequence[Paper], settings: Settings) -> list[Any]:
+def chunk_papers(papers: Sequence[Paper], settings: Settings) -> list[BaseNode]:
     """Split each abstract with a token-aware splitter; every chunk's embedded text has the title."""
     from llama_index.core import Document
     from llama_index.core.node_parser import SentenceSplitter
@@ -67,7 +70,7 @@ def chunk_papers(papers: Sequence[Paper], settings: Settings) -> list[Any]:
     splitter = SentenceSplitter(
         chunk_size=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap
     )
-    nodes: list[Any] = []
+    nodes: list[BaseNode] = []
     for paper in papers:
         meta = paper_metadata(paper)
         doc = Document(

@@ -206,7 +206,7 @@ class PaperStore:
         )
         return dict(collection.metadata or {})
 
-    def update_metadata(self, **values: Any) -> None:
+    def update_metadata(self, **values: str | int | float | bool) -> None:
         """Merge values into the collection's metadata (model, chunking, BM25 version)."""
         meta = self.metadata()
         meta.pop("hnsw:space", None)  # fixed at creation; Chroma refuses to modify it
