@@ -292,11 +292,19 @@ def test_undated_note_labels_footer_and_the_collection_card(
     note.wait_for()
     assert "without a publication date" in note.inner_text()
     assert "Include papers without a date" in note.inner_text()
+    # not in the faint small print of the answer's meta line, where it went unnoticed
+    color = "el => getComputedStyle(el).color"
+    assert note.evaluate(color) != answer.locator(".answer-meta").evaluate(color)
     page.screenshot(path=str(ARTIFACTS / "undated-note.png"))
 
     # Screen readers get the message text, not our HTML.
     labels = page.evaluate(LABELS_WITH_HTML)
     assert labels and not [label for label in labels if "<" in label], labels
+
+    # Ticking the Settings checkbox searches the undated papers too: no note on the next answer.
+    page.click("#include-undated input")
+    again = ask(page, "Which papers adapt one embedding to many budgets?", 1)
+    assert again.locator(".undated-note").count() == 0
 
     # The Collection tab: a year filter says what it hid, and the card follows the filter.
     page.get_by_role("tab", name="Collection").click()
@@ -328,6 +336,11 @@ def test_narrow_window_shows_the_whole_placeholder(app_url: str) -> None:
         box = page.locator("#question textarea")
         fit = box.evaluate(PLACEHOLDER_FITS)
         assert fit["text"] <= fit["room"], fit
+        # The status line takes the width, the collection selector goes below it (the status
+        # was squeezed into a 120 px column of seven lines beside the selector).
+        status = page.locator("#status").bounding_box()
+        selector = page.locator("#collection").bounding_box()
+        assert status["width"] >= 300 and selector["y"] >= status["y"] + status["height"] - 1
         page.screenshot(path=str(ARTIFACTS / "narrow-420.png"), full_page=True)
 
 

@@ -357,7 +357,8 @@ table.stats th, table.stats td { border: none !important; border-bottom: 1px sol
 table.stats th { font-weight: 600; }
 .pending { color: var(--body-text-color-subdued); font-style: italic; }
 .status-line { font-size: 0.85rem; color: var(--body-text-color-subdued); }
-.undated-note { font-size: 0.78rem; color: var(--body-text-color-subdued); margin-top: 0.25em; }
+.undated-note { font-size: 0.85rem; color: var(--body-text-color); margin-top: 0.4em; padding: 0.3em 0.6em;
+  border-left: 3px solid var(--color-accent); background: var(--background-fill-secondary); }
 """
 
 # A citation link scrolls the references panel to its paper (unfolding an earlier turn) and

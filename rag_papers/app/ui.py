@@ -222,7 +222,8 @@ def build_app(
                 "# Ask the papers\nQuestions answered from research-paper abstracts, every claim cited."
             )
             with gr.Row(equal_height=True):
-                status = gr.HTML(page.status_line(), elem_id="status")
+                with gr.Column(scale=1, min_width=300):  # a narrow window stacks the two
+                    status = gr.HTML(page.status_line(), elem_id="status")
                 collection = gr.Dropdown(
                     pages.names(),
                     value=pages.default,
