@@ -66,3 +66,23 @@ def test_chat_tokens_follow_openais_accounting() -> None:
     usage = estimate_usage(messages, "Attention weighs tokens.", "a-local-model")
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
     assert usage["completion_tokens"] == count_tokens("Attention weighs tokens.", "cl100k")
+
+
+def test_embedding_cost_counts_tokens_as_openais_embedding_models_do() -> None:
+    """cl100k_base, the encoding of text-embedding-3-* and ada-002 ('hello world' is 2 tokens,
+    'tiktoken is great!' 6, as in OpenAI's cookbook); the ingest cost estimate sums it over the
+    chunks' embedded text."""
+    from llama_index.core.schema import MetadataMode
+
+    from rag_papers.index.chunks import chunk_papers, estimate_embedding_cost
+    from rag_papers.providers.tokens import embed_tokens
+    from rag_papers.types import Paper
+
+    assert embed_tokens(["hello world", "tiktoken is great!"]) == 2 + 6
+    assert embed_tokens([]) == 0
+    settings = Settings(embed_backend="openai", embed_model="text-embedding-3-small")
+    papers = [Paper(title="Lumen Kernels", abstract="Lumen kernels compute attention fast.")]
+    tokens, usd = estimate_embedding_cost(papers, settings)
+    (chunk,) = chunk_papers(papers, settings)
+    assert tokens == embed_tokens([chunk.get_content(MetadataMode.EMBED)]) > 0
+    assert usd == pytest.approx(tokens * 0.02 / 1e6)

@@ -95,14 +95,11 @@ def chunk_papers(papers: Sequence[Paper], settings: Settings) -> list[BaseNode]:
 
 def estimate_embedding_cost(papers: Sequence[Paper], settings: Settings) -> tuple[int, float]:
     """Tokens the embedding API would be sent for these papers, and their price in USD."""
-    import tiktoken
     from llama_index.core.schema import MetadataMode
 
     from rag_papers.providers.names import openai_embed_model_name
+    from rag_papers.providers.tokens import embed_tokens
 
-    enc = tiktoken.get_encoding("cl100k_base")
-    tokens = sum(
-        len(enc.encode(n.get_content(MetadataMode.EMBED))) for n in chunk_papers(papers, settings)
-    )
+    tokens = embed_tokens(n.get_content(MetadataMode.EMBED) for n in chunk_papers(papers, settings))
     price_in, _ = settings.prices.get(openai_embed_model_name(settings), (0.0, 0.0))
     return tokens, tokens * price_in / 1e6

@@ -8,7 +8,7 @@ close to it. tiktoken's files come from the cache llama-index-core ships (see _o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -17,13 +17,22 @@ from rag_papers import _offline  # noqa: F401  (tiktoken's cache before tiktoken
 if TYPE_CHECKING:
     import tiktoken
 
-__all__ = ["chat_tokens", "count_tokens", "encoding", "estimate_usage"]
+__all__ = [
+    "EMBED_ENCODING",
+    "chat_tokens",
+    "count_tokens",
+    "embed_tokens",
+    "encoding",
+    "estimate_usage",
+]
 
 # OpenAI's accounting of a chat request (openai-cookbook, "How to count tokens with tiktoken"):
 # every message costs 3 tokens of framing plus its role and content, and every reply is primed
 # with 3 more (<|start|>assistant<|message|>).
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_REPLY = 3
+# OpenAI's embedding models (text-embedding-3-*, ada-002) all tokenise with cl100k_base.
+EMBED_ENCODING = "cl100k_base"
 
 
 @lru_cache(maxsize=8)
@@ -38,6 +47,19 @@ def encoding(model: str) -> tiktoken.Encoding:
 
 def count_tokens(text: str, model: str) -> int:
     return len(encoding(model).encode(text))
+
+
+@lru_cache(maxsize=1)
+def embed_encoding() -> tiktoken.Encoding:
+    import tiktoken
+
+    return tiktoken.get_encoding(EMBED_ENCODING)
+
+
+def embed_tokens(texts: Iterable[str]) -> int:
+    """Tokens an OpenAI embedding request is charged for these texts."""
+    enc = embed_encoding()
+    return sum(len(enc.encode(text)) for text in texts)
 
 
 def chat_tokens(messages: Sequence[dict[str, str]], model: str) -> int:
