@@ -94,6 +94,10 @@ def test_renumber_by_first_appearance_keeps_the_rank() -> None:
         # one paper's comparison of what it names with a baseline, not a request for several
         ("How is XLNet pre-trained, and how does XLNet compare with BERT on GLUE?", "lookup"),
         ("What did the survey find? Compare the two methods it reviews.", "list"),
+        # two things named together and asked about each
+        ("LiRank and Wukong both scale up rankers. What does each propose?", "list"),
+        ("FinTral and FinBen both target finance — how do their contributions differ?", "list"),
+        ("SPDF and bert2BERT both cut costs. How do their strategies compare?", "list"),
     ],
 )
 def test_question_shape(question: str, shape: str) -> None:
@@ -285,6 +289,48 @@ def test_a_question_about_a_model_named_only_in_passing_abstains(
         "What AUROC does fitting a Gaussian to pre-trained deep features reach on MVTec AD?"
     )
     assert not mvtec.abstained and mvtec.citations, mvtec.text
+
+
+def test_a_system_a_paper_measures_itself_against_is_not_its_subject() -> None:
+    from rag_papers.qa.mentions import subject_of
+
+    fuyou = (
+        "This paper presents Fuyou, a low-cost training framework. In such a scenario, the "
+        "state-of-the-art work ZeRO-Infinity suffers from low GPU utilization. The reason is "
+        "that ZeRO-Infinity is optimized for high-end GPU servers."
+    )
+    title = "Adding NVMe SSDs to Enable and Accelerate 100B Model Fine-tuning on a Single GPU"
+    assert not subject_of("ZeRO-Infinity", title, fuyou)  # twice, but beside its own Fuyou
+    assert subject_of("Fuyou", title, fuyou)  # named where the paper says what it brings
+    # a paper without a name of its own that uses the name twice is about it
+    plain = "ZeRO-Infinity offloads states to NVMe. ZeRO-Infinity trains a trillion parameters."
+    assert subject_of("ZeRO-Infinity", "Breaking the GPU memory wall", plain)
+    assert subject_of("Tutel", "Tutel: Adaptive Mixture-of-Experts at Scale", "It adapts.")
+    # once, as a baseline, in a paper with a name of its own in the title
+    bert2bert = "Our method saves training cost compared with baselines including StackBERT."
+    assert not subject_of("StackBERT", "bert2BERT: Towards Reusable PLMs", bert2bert)
+
+
+def test_a_question_about_a_system_only_measured_against_abstains(
+    sample_pipeline: Pipeline,
+) -> None:
+    """bert2BERT names StackBERT once, as a baseline: a question about how StackBERT works is
+    not answered from it; a question about bert2BERT still is."""
+    stack = sample_pipeline.run("How does StackBERT train a deep BERT from a shallow one?")
+    assert stack.abstained and not stack.citations, stack.text
+    own = sample_pipeline.run("How does bert2BERT reuse a smaller pre-trained model?")
+    assert not own.abstained, own.text
+    assert [c.title.split(":")[0] for c in own.citations] == ["bert2BERT"]
+
+
+def test_two_papers_named_together_are_both_cited(sample_pipeline: Pipeline) -> None:
+    """ "A and B both …: what does each propose?" is a comparison of A's and B's papers (it was
+    answered as a lookup from one of them)."""
+    a = sample_pipeline.run(
+        "bert2BERT and SPDF both cut the cost of pretraining. What does each propose?"
+    )
+    heads = sorted(c.title.split(":")[0] for c in a.citations)
+    assert heads == ["SPDF", "bert2BERT"], a.text
 
 
 def test_a_rare_name_is_rare_for_the_size_of_the_collection() -> None:

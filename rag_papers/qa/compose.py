@@ -66,6 +66,13 @@ EVIDENCE_FLOOR = 0.88
 # paraphrase (colouring, safeguards) or the topic itself (jailbreak); the rest must match well.
 UNKNOWN_WORD_MARGIN = 0.2
 
+# Two things named together and asked about each: "A and B both …", "how do their … compare",
+# "what does each propose".
+BOTH_NAMED = (
+    r"|\b[\w.-]+\s+and\s+[\w.-]+\s+both\b"
+    r"|(?:^|[.;:?!]\s+)how do (?:they|their|the two|these|both)\b[^?]*\bcompare\b"
+    r"|\bwhat does each\b"
+)
 _LIST = re.compile(
     r"\b(?:which|what)\s+(?:[\w'-]+\s+){0,5}?(?:papers|works|studies|methods|approaches|techniques"
     r"|objectives|models|systems|design choices|strategies|datasets|benchmarks)\b"
@@ -74,7 +81,9 @@ _LIST = re.compile(
     r"|(?:^|[.;:?!]\s*)compare\b|\bcomparison\b|\bthe collection\b|\bpapers\b"
     # "how do X and Y differ", "what is the difference between ...": not "reusing the
     # difference between a base model and its chat version" inside a lookup
-    r"|^(?:how|in what ways?)\b[^?]*\bdiffer\b|^what(?:'s| is| are) the (?:main |key )?differences?\b",
+    r"|(?:^|[.;:?!]\s+)(?:how|in what ways?)\b[^?]*\bdiffer\b"
+    r"|^what(?:'s| is| are) the (?:main |key )?differences?\b" + BOTH_NAMED,
+    # "SPDF and bert2BERT both …: how do their strategies compare / what does each propose?"
     re.IGNORECASE,
 )
 _NUMERIC = re.compile(

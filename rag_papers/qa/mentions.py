@@ -119,6 +119,50 @@ def mentioned_in_passing(name: str, text: str) -> bool:
     return True
 
 
+# A sentence that says what the paper itself brings: "we propose Fuyou", "This paper presents
+# X", "a method called Y".
+_DECLARES = re.compile(
+    r"\b(?:we|this (?:paper|work|study|report)|our (?:paper|work))\s+(?:\w+\s+){0,2}?"
+    r"(?:propose|introduce|present|develop|design|build|release|describe|contribute|call|name|dub)\w*\b"
+    r"|\b(?:called|named|dubbed|termed|coined)\b",
+    re.IGNORECASE,
+)
+_NAMEISH = re.compile(r"(?<![\w-])(?:[A-Z][\w-]*|[a-z][\w-]*[A-Z0-9][\w-]*)")
+
+
+def _declaring(text: str) -> list[str]:
+    """What the sentences that say what the paper brings say after their verb."""
+    out = []
+    for sentence in re.split(r"(?<=[.!?])\s+", text):
+        m = _DECLARES.search(sentence)
+        if m:
+            out.append(sentence[m.end() :])
+    return out
+
+
+def subject_of(name: str, title: str, abstract: str) -> bool:
+    """Is the paper about `name` rather than naming it beside its own contribution? True when
+    its title carries the name, or the abstract names it where it says what it brings ("we
+    propose Fuyou"), or uses it twice, not in passing, without bringing a name of its own.
+    False for "… outperforms DeepSpeed-MoE and Tutel" or "the state-of-the-art work
+    ZeRO-Infinity suffers …" in a paper that presents FSMoE or Fuyou."""
+    pattern = rf"(?<![\w-]){re.escape(name)}(?![\w-])"
+    if re.search(pattern, title, re.IGNORECASE):
+        return True
+    mentions = len(re.findall(pattern, abstract, re.IGNORECASE))
+    if not mentions:
+        return True  # named in other words (spelled out): judged elsewhere
+    if mentioned_in_passing(name, abstract):
+        return False
+    declaring = _declaring(abstract)
+    if any(re.search(pattern, s, re.IGNORECASE) for s in declaring):
+        return True
+    own = ":" in title and len(title.partition(":")[0].split()) <= 3
+    if own or any(_NAMEISH.search(s) for s in declaring):
+        return False  # the paper brings something else by name: this one is beside it
+    return mentions >= 2
+
+
 _ASKED_KIND = re.compile(
     r"^\s*(?:which|what)\s+((?:[\w-]+\s+){1,3}?)(?:should|would|could|can)\b",
     re.IGNORECASE,

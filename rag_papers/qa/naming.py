@@ -23,6 +23,7 @@ from rag_papers.qa.mentions import (
     mentioned_in_passing,
     says_kind,
     spelled_out,
+    subject_of,
     versioned_names,
 )
 
@@ -130,13 +131,27 @@ TOPIC_TITLES = 2  # a name in more retrieved titles than this is a topic word, n
 
 _CAPITALISED = re.compile(r"\b[A-Z][\w-]*")
 _QUOTED = re.compile(r"(?<!\w)['\"‘“]([^'\"‘’“”]{3,}?)['\"’”](?!\w)")
-_COMPARE = re.compile(r"^\s*compare\b|\bdiffer(?:ence)?s?\b", re.IGNORECASE)
+_COMPARE = re.compile(
+    r"^\s*compare\b|\bdiffer(?:ence)?s?\b"
+    r"|\b[\w.-]+\s+and\s+[\w.-]+\s+both\b|\bhow do (?:they|their|the two|these|both)\b[^?]*\bcompare\b",
+    re.IGNORECASE,
+)
 
 
 def own_names(names: dict[str, str], papers: Sequence[PaperTerms]) -> dict[str, str]:
     """The names (word -> stemmed term) at most TOPIC_TITLES of the papers carry in their title."""
     titled = {w: sum(t in content_terms(p.paper.title) for p in papers) for w, t in names.items()}
     return {w: t for w, t in names.items() if titled[w] <= TOPIC_TITLES}
+
+
+def _subject_position(name: str) -> re.Pattern[str]:
+    """The name as what a question asks about: "How does (the) N …", "What is N", "N: what …"."""
+    n = re.escape(name)
+    return re.compile(
+        rf"^(?:(?:how|what|why|where|when)\s+(?:does|do|did|is|was|are|were|can)\s+(?:the\s+)?{n}(?![\w-])"
+        rf"|{n}\s*(?:[:—–-]|,\s*what\b))",
+        re.IGNORECASE,
+    )
 
 
 class Names:
@@ -146,10 +161,13 @@ class Names:
         self.stats = stats
 
     def rare_words(self, asked: str) -> dict[str, str]:
-        """Capitalised names in the question (not its first word) and names with two capitals
+        """Capitalised names in the question (its first word only when it looks like a name:
+        LiRank, not Which) and names with two capitals
         (sDPO) that few chunks contain, each with its stemmed term: a paper with one in its
         title is what the question names."""
-        words = _CAPITALISED.findall(asked)[1:] if asked else []
+        words = _CAPITALISED.findall(asked)
+        if words and not looks_like_name(words[0]):  # "Which", not "LiRank and Wukong both…"
+            words = words[1:]
         words += [w for w in re.findall(r"\b[a-z][\w-]*", asked) if looks_like_name(w)]  # sDPO
         rare = max(RARE_NAME_DF, round(RARE_NAME_SHARE * self.stats.size())) if words else 0
         names = {}
@@ -185,17 +203,21 @@ class Names:
             and re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", asking)
             and not mentioned_in_passing(n, asking)
         ]
+        # "How does ZeRO-Infinity partition …": the name the question is about must be the
+        # paper's subject, not a system it measures itself against.
+        topics = [n for n in [*names, *versions] if _subject_position(n).search(asking)]
         found = []
         for pe in papers:
-            text = f"{pe.paper.title} {pe.paper.abstract}"
+            title, abstract = pe.paper.title, pe.paper.abstract
+            text = f"{title} {abstract}"
             if (
                 all(t in pe.terms or spelled_out(w, text) for w, t in names.items())
                 and all(v.search(text) for v in versions.values())
                 and not any(
-                    n.lower() not in pe.paper.title.lower()
-                    and mentioned_in_passing(n, pe.paper.abstract)
+                    n.lower() not in title.lower() and mentioned_in_passing(n, abstract)
                     for n in subjects
                 )
+                and all(subject_of(n, title, abstract) for n in topics)
             ):
                 found.append(pe)
         return found
