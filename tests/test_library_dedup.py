@@ -146,3 +146,45 @@ def test_full_size_two_ingests_give_1193_papers(tmp_path: Path, order: str) -> N
     assert second.new == (748 if order == "sample_first" else 440)
     assert second.updated + second.unchanged == 5
     assert collection_stats(settings)["papers"] == 1193
+
+
+def test_a_file_ingested_again_keeps_what_another_file_merged_in_and_its_edits_win(
+    tmp_path: Path,
+) -> None:
+    """refs.bib, then zotero.csv (which adds day-precise dates to four of its papers), then
+    either file again: nothing changes and nothing is embedded. It used to flip: the .bib
+    read again replaced the merged papers with its own (dates back to 2024-01), the CSV
+    merged them again, four papers re-embedded each time. An edit to the file still wins.
+    Stand-in vectors: what is checked is which metadata the store keeps."""
+    from llama_index.core.embeddings import MockEmbedding
+
+    from rag_papers.index.library import paper_records
+
+    lib = Path(__file__).resolve().parent / "fixtures" / "library"
+    bib = tmp_path / "refs.bib"
+    bib.write_text((lib / "refs.bib").read_text(encoding="utf-8"), encoding="utf-8")
+    zotero = lib / "zotero.csv"
+    settings = Settings(home=tmp_path / "home")
+    model = MockEmbedding(embed_dim=16)
+
+    def run(path: Path):
+        return ingest([path], settings=settings, progress=False, embed_model=model)
+
+    assert run(bib).new == 8
+    assert run(zotero).updated == 4
+    merged = {p.paper_id: p.to_dict() for p in paper_records(settings)}
+    moe = merged["arxiv:2401.04081"]
+    assert (moe["published"], moe["date_text"]) == ("2024-01-08", None)  # Zotero's day
+    for path in (bib, zotero, bib):
+        again = run(path)
+        assert (again.new, again.updated, again.chunks) == (0, 0, 0), path
+    assert {p.paper_id: p.to_dict() for p in paper_records(settings)} == merged
+
+    text = bib.read_text(encoding="utf-8")
+    old = "State Space Models (SSMs) have become serious contenders"
+    bib.write_text(text.replace(old, "State Space Models (SSMs) are now serious contenders"))
+    edited = run(bib)
+    assert (edited.new, edited.updated, edited.unchanged) == (0, 1, 7)
+    now = {p.paper_id: p for p in paper_records(settings)}["arxiv:2401.04081"]
+    assert now.abstract.startswith("State Space Models (SSMs) are now serious contenders")
+    assert now.published == "2024-01-08"  # what the CSV merged in stays

@@ -45,7 +45,7 @@ def test_readme_library_commands_run_as_written(
             (tmp_path / target).write_text(out, encoding="utf-8")
         outputs.append(out)
 
-    bib, zotero, ris_csl, collections, search, markdown, _, _, removed = outputs
+    bib, zotero, ris_csl, collections, search, markdown, _, _, removed, back = outputs
     assert bib.startswith("read 8 papers: 8 new") and "MM1" in bib
     assert "read 7 papers: 2 new" in zotero
     summary = json.loads(ris_csl)
@@ -58,3 +58,4 @@ def test_readme_library_commands_run_as_written(
     exported = bibtexparser.parse_file(str(tmp_path / "refs-export.bib"))
     assert len(exported.entries) == 10
     assert removed.startswith("removed 1 paper")
+    assert back.startswith("read 8 papers: 1 new, 0 updated, 7 unchanged")

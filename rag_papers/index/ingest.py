@@ -12,7 +12,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,7 +23,7 @@ from rag_papers.errors import InputError
 from rag_papers.index.chunks import chunk_papers, estimate_embedding_cost, paper_metadata
 from rag_papers.index.locking import writer_lock
 from rag_papers.index.plan import Entries, IngestPlan, Record
-from rag_papers.index.reconcile import StoredKeys
+from rag_papers.index.reconcile import StoredKeys, refresh
 from rag_papers.index.write import SliceWriter, write_group_size
 from rag_papers.readers.dedupe import describe_missing, missing_abstracts
 from rag_papers.settings import Settings
@@ -227,7 +227,7 @@ def _write_papers(
 
     yielded = 0
     writer = SliceWriter(store, settings, report, load_model, lambda: plan.outputs - yielded)
-    for paper, verdict in plan.papers(entries, record):
+    for paper, verdict in _judged(plan, entries, record, states):
         yielded += 1
         embed, stale = _classify(paper, verdict, states, summary)
         if embed:
@@ -238,6 +238,20 @@ def _write_papers(
             mark_changed(store)
         store.delete_papers(plan.superseded)
     return bool(writer.papers or plan.superseded)
+
+
+def _judged(
+    plan: IngestPlan, entries: Entries, record: Record, states: Mapping[str, PaperState]
+) -> Iterator[tuple[Paper, bool | None]]:
+    """IngestPlan.papers, with a paper read again from its own file whose content hash
+    differs refreshed against the stored paper (reconcile.refresh): True when that leaves
+    the stored paper as it is."""
+    for paper, verdict in plan.papers(entries, record):
+        st = states.get(paper.paper_id)
+        if verdict is None and st is not None and st.content_hash != paper.content_hash:
+            paper, same = refresh(paper, record(paper.paper_id))
+            verdict = True if same else None
+        yield paper, verdict
 
 
 def _classify(
@@ -322,7 +336,7 @@ def _embedding_cost(
     todo: list[Paper] = []
     count = tokens = 0
     cost = 0.0
-    for paper, verdict in plan.papers(entries, record):
+    for paper, verdict in _judged(plan, entries, record, states):
         if _classify(paper, verdict, states, scratch)[0]:
             todo.append(paper)
         if len(todo) >= 256:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rag_papers.readers.dedupe import merge_into
@@ -216,6 +216,20 @@ def take_over(
     before = record(pid)
     same = before is not None and _fields(paper_from_metadata(before)) == _fields(merged)
     return merged, same and len(takeover.stored) == 1, [h for h in takeover.stored if h != pid]
+
+
+def refresh(paper: Paper, stored: Mapping[str, Any] | None) -> tuple[Paper, bool]:
+    """A paper read again from the file it was stored from whose content differs from the
+    stored one: the file's version wins and the stored paper fills in what it lacks (what
+    other files merged in, such as a day-precise date or a DOI); returns that paper and
+    whether it is the stored paper unchanged. Without this, ingesting a.bib, b.csv, a.bib
+    dropped b.csv's fields again and re-embedded the paper on every alternation."""
+    if stored is None:
+        return paper, False
+    before = paper_from_metadata(stored)
+    merged = replace(paper, authors=list(paper.authors), categories=list(paper.categories))
+    merge_into(merged, before)
+    return merged, _fields(merged) == _fields(before)
 
 
 def reconcile(papers: Sequence[Paper], stored: Iterable[Mapping[str, Any]]) -> Reconciled:
