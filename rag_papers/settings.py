@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +30,9 @@ DEFAULT_PRICES: dict[str, tuple[float, float]] = {
 }
 
 
+# The retrieval methods qa.retrieve.Retriever implements; `--retriever` and Settings offer these.
+RetrieverName = Literal["hybrid", "dense", "bm25"]
+RETRIEVERS: tuple[str, ...] = get_args(RetrieverName)
 MODE_ALIASES = {"openai": "llm"}  # the answer mode's old name, still accepted everywhere
 
 
@@ -102,7 +105,7 @@ class Settings(BaseSettings):
 
     # -- retrieval ------------------------------------------------------------------------
     k: int = Field(5, ge=1, le=50, description="Papers retrieved per question.")
-    retriever: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="Retrieval method.")
+    retriever: RetrieverName = Field("hybrid", description="Retrieval method.")
     candidates: int = Field(
         30, ge=1, le=500, description="Chunks each retriever returns before fusion."
     )

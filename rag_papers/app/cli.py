@@ -18,8 +18,8 @@ from rag_papers.app.options import filters_from, mode_from, settings_from
 from rag_papers.app.terminal import show_answer, style_for
 from rag_papers.errors import InputError, QuestionError, RagPapersError
 from rag_papers.sanitize import install_log_redaction
+from rag_papers.settings import RETRIEVERS
 
-RETRIEVERS = ("hybrid", "dense", "bm25")
 MODES = ("auto", "llm", "openai", "extractive")
 
 

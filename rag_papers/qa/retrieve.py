@@ -18,7 +18,7 @@ from rag_papers import _offline  # noqa: F401
 from rag_papers.errors import IndexNotFoundError, QuestionError
 from rag_papers.filters import Filters
 from rag_papers.qa.support import Bm25TermStats
-from rag_papers.settings import Settings
+from rag_papers.settings import RETRIEVERS, Settings
 from rag_papers.types import RetrievedPaper
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ __all__ = ["METHODS", "Filters", "Hit", "Retriever", "rrf"]
 
 log = logging.getLogger(__name__)
 
-METHODS = ("hybrid", "dense", "bm25")
+METHODS = RETRIEVERS  # one list, in settings.py
 BM25_RECHECK_S = 10.0  # how often a long-lived Retriever asks whether the store changed
 
 Hit = tuple[str, float, str, dict[str, Any]]  # paper_id, score, chunk text, chunk metadata
