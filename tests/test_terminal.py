@@ -246,7 +246,12 @@ def test_terminal_conversation_follow_up_and_exit(small_index: Path) -> None:
         screen.wait_for("papers searched", count=1)
         screen.type("what speed-ups does it report?")
         text = screen.wait_for("papers searched", count=2)
-        assert text.count("References") + text.count("No answer") >= 2
+        # the follow-up's "it" is the paper of the first answer: the session keeps the history
+        assert text.count("[1] Matryoshka Representation Learning") == 2, text
+        # and the line editor keeps the questions: Up brings back the last one
+        screen.key("Up")
+        screen.wait_for("> what speed-ups does it report?", count=2)
+        screen.key("C-u")
         screen.type("new")
         screen.wait_for("(a new conversation)")
         screen.type("exit")
