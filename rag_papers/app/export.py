@@ -126,6 +126,35 @@ def protect_case(title: str) -> str:
     return "".join([*out, words(title[last:])])
 
 
+def _balanced(value: str) -> bool:
+    """Whether BibTeX and bibtexparser both read the value to its end: BibTeX counts every
+    brace, bibtexparser skips escaped ones (\\{), so both counts must pair up."""
+
+    def pairs(text: str) -> bool:
+        depth = 0
+        for c in text:
+            depth += 1 if c == "{" else -1 if c == "}" else 0
+            if depth < 0:
+                return False
+        return depth == 0
+
+    return pairs(value) and pairs(value.replace("\\{", "").replace("\\}", ""))
+
+
+def _without_braces(text: str, encoder: Any) -> str:
+    """The text encoded with its literal braces as \\textbraceleft{} and \\textbraceright{}:
+    an arXiv abstract with a half-converted \\href ('.../Strip_MLP{https://...') has
+    unmatched ones, which the encoder escapes as \\{ and \\}, still unbalanced for BibTeX."""
+    import bibtexparser
+    from bibtexparser.model import Entry, Field
+
+    left, right = "RAGPAPERSLEFTBRACE", "RAGPAPERSRIGHTBRACE"
+    one = bibtexparser.Library()
+    one.add(Entry("misc", "x", [Field("f", text.replace("{", left).replace("}", right))]))
+    value = str(encoder.transform(one).entries[0]["f"])
+    return value.replace(left, r"\textbraceleft{}").replace(right, r"\textbraceright{}")
+
+
 def to_bibtex(papers: Sequence[Paper]) -> str:
     """BibTeX entries: @misc for preprints, @inproceedings when the venue is a conference
     or workshop, @article with a journal otherwise.
@@ -138,6 +167,7 @@ def to_bibtex(papers: Sequence[Paper]) -> str:
     from bibtexparser.model import Entry, Field
 
     text_fields = bibtexparser.Library()
+    originals: dict[str, dict[str, str]] = {}
     raw_fields: list[list[tuple[str, str | None]]] = []
     for key, paper in zip(bibtex_keys(papers), papers, strict=True):
         venue = paper.venue if paper.venue and "arxiv" not in paper.venue.lower() else None
@@ -150,20 +180,26 @@ def to_bibtex(papers: Sequence[Paper]) -> str:
         month = re.match(r"\d{4}-(\d\d)", paper.published or paper.date_text or "")
         if month and 1 <= int(month[1]) <= 12:  # a full date, or a year-month one
             raw.append(("month", str(int(month[1]))))
+        raw.append(("date", paper.published))  # biblatex's full date; BibTeX ignores it
         raw += [("doi", paper.doi), ("url", paper.url)]
         if paper.arxiv_id:
             raw += [("eprint", paper.arxiv_id), ("archiveprefix", "arXiv")]
             if paper.categories:
                 raw.append(("primaryclass", paper.categories[0]))
         fields = [Field(name, value) for name, value in text if value]
+        originals[key] = {name: value for name, value in text if value}  # encoded in place
         text_fields.add(Entry(kind, key, fields))
         raw_fields.append(raw)
-    encoded = LatexEncodingMiddleware(keep_math=True).transform(text_fields)
+    encoder = LatexEncodingMiddleware(keep_math=True)
+    encoded = encoder.transform(text_fields)
     library = bibtexparser.Library()
     for entry, raw in zip(encoded.entries, raw_fields, strict=True):
         fields = []
         for f in entry.fields:  # the encoder writes " as '' (a closing quote): keep it literal
-            value = str(f.value).replace("''", '{"}')
+            value = str(f.value)
+            if not _balanced(value):  # BibTeX counts every brace: this one would end the entry
+                value = _without_braces(originals[entry.key][f.key], encoder)
+            value = value.replace("''", '{"}')
             fields.append(Field(f.key, protect_case(value) if f.key == "title" else value))
         fields[2:2] = [Field(name, value) for name, value in raw if value]
         library.add(Entry(entry.entry_type, entry.key, fields))
