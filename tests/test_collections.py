@@ -275,6 +275,18 @@ def test_ask_exports_markdown_and_bibtex_that_parse_back(
     assert run(capsys, *args, "--format", "bibtex") == bib  # stable keys
 
 
+def test_an_answer_citing_nothing_exports_empty_bibtex_and_says_so(
+    library_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    question = "What is the boiling point of water on Mars?"
+    args = ["ask", question, "--home", str(library_home), "--collection", "refs"]
+    assert main([*args, "--mode", "extractive", "--format", "bibtex"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and "no paper cited: the BibTeX is empty" in err
+    md = run(capsys, *args, "--mode", "extractive", "--format", "markdown")
+    assert "**References**" not in md and "No indexed abstract answers this" not in md
+
+
 def test_papers_export_in_three_formats_reads_back(
     library_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -125,6 +125,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
         result = pipeline.run(args.question, filters=filters, k=args.k, mode=mode_from(args))
         sys.stdout.write(format_answer(result, fmt))
+        if fmt == "bibtex" and not result.citations:
+            print(
+                "no paper cited: the BibTeX is empty (no indexed abstract answers this)",
+                file=sys.stderr,
+            )
         return 0
     show_answer(
         pipeline.stream(args.question, filters=filters, k=args.k, mode=mode_from(args)),

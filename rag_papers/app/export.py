@@ -248,8 +248,6 @@ def answer_markdown(answer: Answer) -> str:
     """The answer with numbered references, ready to paste into notes."""
     papers = cited_papers(answer)
     lines = [f"**Q:** {_md_escape(answer.question)}", "", answer.text.strip(), ""]
-    if answer.abstained:
-        lines += ["*No indexed abstract answers this.*", ""]
     if answer.citations:
         lines += ["**References**", ""]
     for citation, paper in zip(answer.citations, papers, strict=True):
