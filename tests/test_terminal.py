@@ -20,7 +20,8 @@ from rag_papers.qa.pipeline import CANNOT_ANSWER, Pipeline
 from rag_papers.types import Answer, Citation, RetrievedPaper
 
 HEAVY = ("gradio", "chromadb", "llama_index.core", "torch", "sentence_transformers")
-COMMANDS = ["ingest", "stats", "ask", "repl", "eval", "chat"]
+# every subcommand the parser has (argparse has no public API for them)
+COMMANDS = sorted(build_parser()._subparsers._group_actions[0].choices)  # noqa: SLF001
 MRL_QUESTION = "How does Matryoshka Representation Learning adapt one embedding to many budgets?"
 
 IMPORTS_AFTER_HELP = """
