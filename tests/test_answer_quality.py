@@ -333,6 +333,30 @@ def test_two_papers_named_together_are_both_cited(sample_pipeline: Pipeline) -> 
     assert heads == ["SPDF", "bert2BERT"], a.text
 
 
+def test_a_quantity_stated_in_other_words_is_found() -> None:
+    from rag_papers.qa.mentions import states_quantity
+
+    """A speed-up is written "by a factor of 2.84", "3x faster" or "400% lower latency"; points
+    of accuracy as percentages."""
+    q = "What speedup does it give, and by how many points does it improve accuracy?"
+    assert states_quantity("It outperforms CUDA on H100 by a factor up to 2.84.", "speedup", q)
+    assert states_quantity("It leads to over 400% lower query latency.", "speedup", q)
+    assert states_quantity("Decoding is 3.1x faster.", "speedup", q)
+    assert states_quantity("It beats T5-large by 5.7% on exact match.", "point", q)
+    assert not states_quantity("We train for 3 days; the model is fast.", "speedup", q)
+    assert not states_quantity("It reaches 92 on the benchmark.", "point", "How many points?")
+
+
+def test_a_question_that_names_a_paper_by_its_title_is_answered_from_it(
+    sample_pipeline: Pipeline,
+) -> None:
+    """ "torchdistill — what is it?" names the paper titled "torchdistill: …"; its abstract says
+    what it is in other words than the question, which had made it abstain."""
+    a = sample_pipeline.run("torchdistill: what is it, and what does it offer?")
+    assert not a.abstained, a.text
+    assert [c.title.split(":")[0] for c in a.citations] == ["torchdistill"]
+
+
 def test_a_rare_name_is_rare_for_the_size_of_the_collection() -> None:
     """GAN is in 3 of the sample's 992 chunks and in 11 of 2,407 with the 2024 papers: it names
     what a paper is about in both (the fixed limit of 8 lost it in the bigger store)."""

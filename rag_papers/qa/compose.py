@@ -289,6 +289,10 @@ class Composer:
                 break
             if s not in picks and s.score >= MORE_RATIO * best.score:
                 picks.append(s)
+        # a reader wants what the paper does: its setting goes when a contribution is quoted
+        priors = [sentence_prior(s.sentence, s.support.index) for s in picks]
+        if any(p > 0 for p in priors):
+            picks = [s for s, p in zip(picks, priors, strict=True) if p >= 0]
         return sorted(picks, key=lambda s: s.support.index)
 
     # -- abstention ---------------------------------------------------------------------
@@ -325,6 +329,8 @@ class Composer:
             self.gives_number(question, head, pe) for head in heads for pe in about
         ):
             return f"no retrieved sentence gives a number for {' or '.join(heads)}"
+        if shape != "list" and self.names.titled(strip_context(question), about):
+            return None  # it names the paper it asks about: that paper's best sentences answer
         best = max((pe.raw_best for pe in papers), default=0.0)
         if best < self.abstain_threshold:
             return f"best support {best:.3f} is under the threshold {self.abstain_threshold}"

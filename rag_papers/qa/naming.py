@@ -222,6 +222,22 @@ class Names:
                 found.append(pe)
         return found
 
+    def titled(self, asked: str, papers: list[P]) -> list[P]:
+        """The papers whose title opens with a one-word name the question uses, as in
+        "torchdistill — what is it?" for "torchdistill: A Modular, Configuration-Driven
+        Framework …": the question asks about that paper."""
+        out = []
+        for pe in papers:
+            head, sep, _ = pe.paper.title.partition(":")
+            head = head.strip()
+            if not sep or len(head) < 4 or not re.fullmatch(r"[\w-]+", head):
+                continue
+            if head.lower() in _common_words():  # "Scaling: …" names no paper
+                continue
+            if re.search(rf"(?<![\w-]){re.escape(head)}(?![\w-])", asked, re.IGNORECASE):
+                out.append(pe)
+        return out
+
     def compared(self, asked: str, usable: list[P]) -> list[P]:
         """ "Compare how Medusa and EAGLE…", "Compare what 'Repeat After Me' and …": the papers
         of the compared names or quoted titles when each has one, else []. A paper is a
