@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from rag_papers.readers import read_paths
+from rag_papers.settings import Settings
 from rag_papers.types import normalize_title
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "rag_papers" / "data" / "sample"
@@ -39,3 +40,27 @@ def write_subsets(folder: Path) -> tuple[Path, Path]:
     )
     assert len(data) == len(SHARED_IDS) + ONLY
     return sample_path, EXTRA_2024_SUBSET
+
+
+def ingest_both_collections(settings: Settings, order: str) -> None:
+    """The whole sample (445) and the whole 2024 collection (753) in two ingests, in `order`
+    ("sample_first" or "2024_first"), checking the counts each ingest reports and the 1,193
+    distinct papers they leave (1,198 before the fix). Stand-in vectors (LlamaIndex's
+    MockEmbedding): which papers the store ends up holding does not depend on the embedding."""
+    from llama_index.core.embeddings import MockEmbedding
+
+    from rag_papers.index.ingest import ingest
+    from rag_papers.index.stats import collection_stats
+    from rag_papers.readers import sample_corpus_dir
+
+    hf_2024 = Path(__file__).resolve().parents[1] / "eval" / "data" / "hf_daily_papers_2024.json"
+    files = [sample_corpus_dir(), hf_2024]
+    if order == "2024_first":
+        files.reverse()
+    model = MockEmbedding(embed_dim=16)
+    first = ingest([files[0]], settings=settings, progress=False, embed_model=model)
+    second = ingest([files[1]], settings=settings, progress=False, embed_model=model)
+    assert first.new == (445 if order == "sample_first" else 753)
+    assert second.new == (748 if order == "sample_first" else 440)
+    assert second.updated + second.unchanged == 5
+    assert collection_stats(settings)["papers"] == 1193

@@ -98,6 +98,9 @@ def test_renumber_by_first_appearance_keeps_the_rank() -> None:
         ("LiRank and Wukong both scale up rankers. What does each propose?", "list"),
         ("FinTral and FinBen both target finance — how do their contributions differ?", "list"),
         ("SPDF and bert2BERT both cut costs. How do their strategies compare?", "list"),
+        ("RakutenAI-7B and CT-LLM each build an LLM. How does each approach it?", "list"),
+        ("Mobile ALOHA and Agile But Safe both learn control. How does each get data?", "list"),
+        ("What does each layer of BERT learn?", "lookup"),
     ],
 )
 def test_question_shape(question: str, shape: str) -> None:
@@ -331,6 +334,9 @@ def test_two_papers_named_together_are_both_cited(sample_pipeline: Pipeline) -> 
     )
     heads = sorted(c.title.split(":")[0] for c in a.citations)
     assert heads == ["SPDF", "bert2BERT"], a.text
+    # "A and B each …" with both names required of one paper had abstained
+    each = sample_pipeline.run("SPDF and bert2BERT each cut pretraining cost. How does each do it?")
+    assert sorted(c.title.split(":")[0] for c in each.citations) == ["SPDF", "bert2BERT"], each.text
 
 
 def test_a_quantity_stated_in_other_words_is_found() -> None:

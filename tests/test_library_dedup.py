@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from library_subsets import ONLY, SHARED_IDS, write_subsets
+from library_subsets import ONLY, SHARED_IDS, ingest_both_collections, write_subsets
 
 from rag_papers.index.ingest import ingest
 from rag_papers.index.reconcile import reconcile
@@ -130,22 +130,7 @@ def test_full_size_two_ingests_give_1193_papers(tmp_path: Path, order: str) -> N
     report: 1,198 before the fix. The model is a stand-in (constant vectors from
     LlamaIndex's MockEmbedding) so this runs in seconds; what is checked is which papers the
     real store ends up holding, which no embedding changes."""
-    from llama_index.core.embeddings import MockEmbedding
-
-    from rag_papers.readers import sample_corpus_dir
-
-    hf_2024 = Path(__file__).resolve().parents[1] / "eval" / "data" / "hf_daily_papers_2024.json"
-    settings = Settings(home=tmp_path / "home")
-    model = MockEmbedding(embed_dim=16)
-    files = [sample_corpus_dir(), hf_2024]
-    if order == "2024_first":
-        files.reverse()
-    first = ingest([files[0]], settings=settings, progress=False, embed_model=model)
-    second = ingest([files[1]], settings=settings, progress=False, embed_model=model)
-    assert first.new == (445 if order == "sample_first" else 753)
-    assert second.new == (748 if order == "sample_first" else 440)
-    assert second.updated + second.unchanged == 5
-    assert collection_stats(settings)["papers"] == 1193
+    ingest_both_collections(Settings(home=tmp_path / "home"), order)
 
 
 def test_a_file_ingested_again_keeps_what_another_file_merged_in_and_its_edits_win(

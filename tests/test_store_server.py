@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from library_subsets import ingest_both_collections
 from procs import free_port, stop_process
 
 from rag_papers.errors import ConfigError
@@ -151,25 +152,11 @@ def test_full_size_two_ingests_give_1193_papers_on_a_server(
     2024 collection (753) in two ingests give 1,193 papers (1,198 before the fix). Stand-in
     vectors (LlamaIndex's MockEmbedding) as in tests/test_library_dedup.py: which papers the
     server ends up holding does not depend on the embedding."""
-    from llama_index.core.embeddings import MockEmbedding
-
-    from rag_papers.readers import sample_corpus_dir
-
     host, port = chroma_server
     settings = Settings(
         home=tmp_path / "home", chroma_host=host, chroma_port=port, collection=f"full_{order}"
     )
-    hf_2024 = Path(__file__).resolve().parents[1] / "eval" / "data" / "hf_daily_papers_2024.json"
-    files = [sample_corpus_dir(), hf_2024]
-    if order == "2024_first":
-        files.reverse()
-    model = MockEmbedding(embed_dim=16)
-    first = ingest([files[0]], settings=settings, progress=False, embed_model=model)
-    second = ingest([files[1]], settings=settings, progress=False, embed_model=model)
-    assert first.new == (445 if order == "sample_first" else 753)
-    assert second.new == (748 if order == "sample_first" else 440)
-    assert second.updated + second.unchanged == 5
-    assert collection_stats(settings)["papers"] == 1193
+    ingest_both_collections(settings, order)
 
     import chromadb
     from chromadb.config import Settings as ChromaSettings

@@ -23,6 +23,7 @@ from rag_papers.qa.display import display_text, is_boilerplate
 from rag_papers.qa.evidence import Support, content_terms, coverage, states_number
 from rag_papers.qa.mentions import abbreviated, combined_sides, states_quantity, versioned_names
 from rag_papers.qa.naming import (
+    BOTH_NAMED,
     Names,
     looks_like_name,
     named_terms,
@@ -66,13 +67,6 @@ EVIDENCE_FLOOR = 0.88
 # paraphrase (colouring, safeguards) or the topic itself (jailbreak); the rest must match well.
 UNKNOWN_WORD_MARGIN = 0.2
 
-# Two things named together and asked about each: "A and B both …", "how do their … compare",
-# "what does each propose".
-BOTH_NAMED = (
-    r"|\b[\w.-]+\s+and\s+[\w.-]+\s+both\b"
-    r"|(?:^|[.;:?!]\s+)how do (?:they|their|the two|these|both)\b[^?]*\bcompare\b"
-    r"|\bwhat does each\b"
-)
 _LIST = re.compile(
     r"\b(?:which|what)\s+(?:[\w'-]+\s+){0,5}?(?:papers|works|studies|methods|approaches|techniques"
     r"|objectives|models|systems|design choices|strategies|datasets|benchmarks)\b"
@@ -82,8 +76,9 @@ _LIST = re.compile(
     # "how do X and Y differ", "what is the difference between ...": not "reusing the
     # difference between a base model and its chat version" inside a lookup
     r"|(?:^|[.;:?!]\s+)(?:how|in what ways?)\b[^?]*\bdiffer\b"
-    r"|^what(?:'s| is| are) the (?:main |key )?differences?\b" + BOTH_NAMED,
+    r"|^what(?:'s| is| are) the (?:main |key )?differences?\b"
     # "SPDF and bert2BERT both …: how do their strategies compare / what does each propose?"
+    r"|" + BOTH_NAMED,
     re.IGNORECASE,
 )
 _NUMERIC = re.compile(

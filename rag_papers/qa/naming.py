@@ -131,11 +131,17 @@ TOPIC_TITLES = 2  # a name in more retrieved titles than this is a topic word, n
 
 _CAPITALISED = re.compile(r"\b[A-Z][\w-]*")
 _QUOTED = re.compile(r"(?<!\w)['\"‘“]([^'\"‘’“”]{3,}?)['\"’”](?!\w)")
-_COMPARE = re.compile(
-    r"^\s*compare\b|\bdiffer(?:ence)?s?\b"
-    r"|\b[\w.-]+\s+and\s+[\w.-]+\s+both\b|\bhow do (?:they|their|the two|these|both)\b[^?]*\bcompare\b",
-    re.IGNORECASE,
+_COMPARE = re.compile(r"^\s*compare\b|\bdiffer(?:ence)?s?\b", re.IGNORECASE)
+# Two things named together and asked about each: "A and B both …", "RakutenAI-7B and CT-LLM
+# each build …", "how do their … compare", "what does each propose".
+BOTH_NAMED = (
+    r"\band\s+(?:[\w.-]+\s+){1,3}?(?:both|each)\b"
+    r"|(?:^|[.;:?!]\s+)how do (?:they|their|the two|these|both)\b[^?]*\bcompare\b"
+    r"|\b(?:what|how) does each\s+(?:one\s+|of (?:them|the two)\s+)?(?:propose|do|contribute|build"
+    r"|use|take|obtain|get|add|address|predict|offer|introduce|report|find|achieve|handle|bring"
+    r"|make|approach)\w*\b"
 )
+_BOTH_NAMED = re.compile(BOTH_NAMED, re.IGNORECASE)
 
 
 def own_names(names: dict[str, str], papers: Sequence[PaperTerms]) -> dict[str, str]:
@@ -244,7 +250,8 @@ class Names:
         name's when its title carries it, or, when no title does, its abstract uses it twice
         and not in passing (ArmoRM); a benchmark a result is reported on ("on RewardBench")
         is not compared."""
-        if not _COMPARE.search(asked):
+        both = bool(_BOTH_NAMED.search(asked))
+        if not _COMPARE.search(asked) and not both:
             return []
         quoted = [q.lower() for q in _QUOTED.findall(asked)]
         names = {
@@ -253,6 +260,8 @@ class Names:
             if not re.search(rf"\b(?:on|in|at)\s+(?:the\s+)?{re.escape(w)}\b", asked)
         }
         keys = [(q, q) for q in quoted] if quoted else list(own_names(names, usable).items())
+        if both and not _COMPARE.search(asked) and len(keys) < 2:
+            return []  # "which papers …, and what does each add?" names no two papers
         titles = {t for p in usable for t in content_terms(p.paper.title)}
 
         def has(p: P, word: str, term: str) -> bool:
@@ -271,6 +280,7 @@ class Names:
 
 
 __all__ = [
+    "BOTH_NAMED",
     "GENERIC_QUANTITIES",
     "Names",
     "looks_like_name",
