@@ -339,6 +339,20 @@ def test_two_papers_named_together_are_both_cited(sample_pipeline: Pipeline) -> 
     assert sorted(c.title.split(":")[0] for c in each.citations) == ["SPDF", "bert2BERT"], each.text
 
 
+def test_what_others_did_is_background_and_what_the_paper_does_is_not() -> None:
+    from rag_papers.qa.compose import sentence_prior
+
+    others = (
+        "Several researchers voluntarily published frameworks used in their knowledge "
+        "distillation studies to help other interested researchers reproduce their work."
+    )
+    assert sentence_prior(others, index=1) < 0
+    assert sentence_prior("Some prior works have studied this.", index=2) < 0
+    ours = "In this paper, we present our open-source framework for distillation studies."
+    assert sentence_prior(ours, index=3) > 0
+    assert sentence_prior("The framework is configured by YAML files.", index=4) == 0
+
+
 def test_a_quantity_stated_in_other_words_is_found() -> None:
     from rag_papers.qa.mentions import states_quantity
 

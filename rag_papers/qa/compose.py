@@ -94,7 +94,9 @@ _BACKGROUND = re.compile(
     r"^(?:however|recently|in recent years|despite|although|while|existing|current|prior|previous|traditional|"
     r"conventional|most|many|at the same time|nowadays|with the (?:rapid|recent|advent)|large language models \(llms\) have)\b"
     r"|\b(?:has|have) (?:significantly |recently |rapidly |greatly )?(?:improved|emerged|shown|become|attracted|gained|achieved remarkable)\b"
-    r"|\bremains? (?:a |an )?(?:challenge|challenging|open|unclear|underexplored)",
+    r"|\bremains? (?:a |an )?(?:challenge|challenging|open|unclear|underexplored)"
+    # what others did: "Several researchers published frameworks …", "Some works have …"
+    r"|^(?:several|some|numerous|various|other) (?:\w+ )?(?:researchers|works|studies|papers|authors)\b",
     re.IGNORECASE,
 )
 
