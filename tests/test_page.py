@@ -156,7 +156,7 @@ def test_bad_settings_are_refused_as_messages(small_pipeline: Pipeline) -> None:
 
 def test_indexing_the_sample_moves_the_page_progress_bar(empty_page: PageHandlers) -> None:
     """Every phase is named on the bar as it starts, and the embedding count advances."""
-    from rag_papers.app.ui import PageProgress
+    from rag_papers.app.blocks import PageProgress
     from rag_papers.index.ingest import ingest
 
     papers = read_listing(LISTING).papers[:12]

@@ -6,7 +6,8 @@
 One Pipeline (retriever, embedding model, LLM client) is shared by every visitor; each
 browser session gets its own ChatSession in a gr.State, so conversations never mix. What
 the page does lives in handlers.py as plain methods (tested without a server); how it
-looks lives in render.py. This module only places components and connects events.
+looks lives in render.py, its launch defaults in blocks.py. This module only places
+components and connects events.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from rag_papers import _offline  # noqa: F401  (analytics and hub look-ups off b
 import logging
 import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import gradio as gr
 
 from rag_papers.app import render
+from rag_papers.app.blocks import PageProgress, PapersApp
 from rag_papers.app.catalog import ANY_YEAR, TABLE_HEADERS
 from rag_papers.app.handlers import MAX_K, ChatOutputs, PageHandlers
 from rag_papers.app.pages import Collections, answer_download
@@ -32,9 +34,6 @@ from rag_papers.readers import SUPPORTED_SUFFIXES
 from rag_papers.settings import Settings
 from rag_papers.types import ProgressCallback
 
-if TYPE_CHECKING:
-    from gradio.routes import App
-
 log = logging.getLogger(__name__)
 
 # Questions answered at once; the rest wait in the queue. Answers are CPU-bound (embedding,
@@ -42,65 +41,6 @@ log = logging.getLogger(__name__)
 DEFAULT_CONCURRENCY = 4
 QUEUE_MAX = 64  # waiting requests beyond this are refused with "queue full"
 UNDATED_LABEL = "Include papers without a date"
-
-
-def _theme() -> gr.themes.Base:
-    """Gradio's default look with fonts served by the page itself (never a font CDN).
-
-    Gradio 6.31 ships the 600-weight Source Sans Pro and IBM Plex Mono files as tiny subsets
-    (55-75 glyphs), so headings would mix fonts; the 400 and 700 files are complete.
-    """
-    return gr.themes.Default(
-        primary_hue="indigo",
-        font=[
-            gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)),
-            "ui-sans-serif",
-            "system-ui",
-            "sans-serif",
-        ],
-        font_mono=[
-            gr.themes.LocalFont("IBM Plex Mono", weights=(400, 700)),
-            "ui-monospace",
-            "monospace",
-        ],
-    )
-
-
-class PapersApp(gr.Blocks):
-    """gr.Blocks whose launch() has this app's look and privacy defaults (no share link,
-    no monitoring endpoint, no MCP server, no run history), so tests and the CLI agree.
-    Gradio's own footer "Settings" (theme, language, screen studio) is hidden: the page has
-    its own Settings, and two of them confused readers."""
-
-    def launch(self, *args: Any, **kwargs: Any) -> tuple[App, str, str]:
-        kwargs["share"] = False
-        for key, value in {
-            "css": render.CSS,
-            "head": render.HEAD,
-            "theme": _theme(),
-            "enable_monitoring": False,
-            "mcp_server": False,
-            "run_history": False,
-            "pwa": False,
-            "ssr_mode": False,
-            "show_error": False,
-            "footer_links": ["api"],
-        }.items():
-            kwargs.setdefault(key, value)
-        return super().launch(*args, **kwargs)
-
-
-class PageProgress:
-    """A ProgressCallback that moves the page's progress bar (gr.Progress)."""
-
-    def __init__(self, progress: gr.Progress) -> None:
-        self.progress = progress
-
-    def __call__(self, phase: str, done: int = 0, total: int | None = None) -> None:
-        if total:
-            self.progress((done, total), desc=phase, unit="chunks")
-        else:
-            self.progress(None, desc=f"{phase}…")
 
 
 def build_app(
