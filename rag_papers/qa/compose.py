@@ -18,6 +18,12 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from rag_papers.qa.abstain import (
+    ABSTAIN_PROBABILITY,
+    Signals,
+    ranks_with_fallback,
+    unanswered_probability,
+)
 from rag_papers.qa.citations import CANNOT_ANSWER, strip_end
 from rag_papers.qa.display import display_text, is_boilerplate
 from rag_papers.qa.evidence import Support, content_terms, coverage, states_number
@@ -25,11 +31,13 @@ from rag_papers.qa.mentions import abbreviated, combined_sides, states_quantity,
 from rag_papers.qa.naming import (
     BOTH_NAMED,
     Names,
+    in_title,
     looks_like_name,
     named_terms,
     own_names,
     quantity_terms,
     specific_terms,
+    stated_count,
 )
 
 if TYPE_CHECKING:
@@ -55,20 +63,13 @@ TITLE_WEIGHT = 0.3  # ... + TITLE_WEIGHT x the share of its title's terms the qu
 # A list cites the papers within this share of the best paper's relevance (0.85 cut relevant
 # papers: dev citation recall 0.924 -> 0.949, precision 0.924 -> 0.911).
 LIST_RATIO = 0.78
-# Abstain when no retrieved paper's text is this similar (dense cosine) to the question as a
-# whole: the words matched, if any, are a passing mention ("The capital of France is").
-DENSE_FLOOR = 0.28
 # "Which papers combine A with B": a paper covers a side when it has this IDF-weighted share of
 # its terms (or its acronym, SSM for "state space models").
 FACET_COVER = 0.6
 FACET_COSINE = 0.6  # ... or a sentence this similar to the side ("teachers": distillers)
-# Abstain when the best paper's evidence (best sentence + half its coverage of the question
-# + the best dense similarity of any retrieved paper) is under this.
-EVIDENCE_FLOOR = 0.88
-# ... raised by this when the question uses a word the collection never does: it may be a
-# paraphrase (colouring, safeguards) or the topic itself (jailbreak); the rest must match well.
-UNKNOWN_WORD_MARGIN = 0.2
-
+# Abstain when no retrieved paper's text is this similar (dense cosine) to the question as a
+# whole: the words matched, if any, are a passing mention ("The capital of France is").
+DENSE_FLOOR = 0.28
 _LIST = re.compile(
     r"\b(?:which|what)\s+(?:[\w'-]+\s+){0,5}?(?:papers|works|studies|methods|approaches|techniques"
     r"|objectives|models|systems|design choices|strategies|datasets|benchmarks)\b"
@@ -238,18 +239,22 @@ class Composer:
         if shape != "list":  # the paper about what the question names, if it names something
             return [max(self.about_names(question, usable) or usable, key=lambda p: p.relevance)]
         top = max(usable, key=lambda p: p.relevance)
-        names = set(own_names(self.names.rare_words(strip_context(question)), usable).values())
+        names = own_names(self.names.rare_words(strip_context(question)), usable)
         sides = combined_sides(strip_context(question))
         if sides:  # "which papers combine A with B": only papers that have both
             vectors: dict[str, list[float]] = {}
             usable = [p for p in usable if self.covers_all(sides, p, vectors)] or usable
             top = max(usable, key=lambda p: p.relevance)
         compared = self.names.compared(strip_context(question), usable)
+        if len(compared) == 1:  # "Compare how M2TRec and the contrastive cold-start …": the
+            other = max((p for p in usable if p not in compared), key=lambda p: p.relevance)
+            if other.relevance >= LIST_RATIO * top.relevance:  # described one is the best other
+                compared = sorted([*compared, other], key=lambda p: p.rank)
         if compared:
-            return compared
+            return self.at_most_stated(question, compared)
         chosen = []
         for p in usable:
-            own_name = bool(names & set(content_terms(p.paper.title)))
+            own_name = any(in_title(w, t, p.paper.title) for w, t in names.items())
             if (
                 p is top
                 or own_name
@@ -259,7 +264,16 @@ class Composer:
                 )
             ):
                 chosen.append(p)
-        return chosen
+        return self.at_most_stated(question, chosen)
+
+    @staticmethod
+    def at_most_stated(question: str, chosen: list[PaperEvidence]) -> list[PaperEvidence]:
+        """ "Two papers …": the two most relevant of the chosen, in retrieval order."""
+        count = stated_count(strip_context(question))
+        if count is None or len(chosen) <= count:
+            return chosen
+        keep = sorted(chosen, key=lambda p: -p.relevance)[:count]
+        return [p for p in chosen if p in keep]
 
     def about_names(self, question: str, papers: list[PaperEvidence]) -> list[PaperEvidence]:
         """The papers about what the question names (qa/naming.Names.about)."""
@@ -305,6 +319,21 @@ class Composer:
 
     def abstain_reason(self, question: str, papers: list[PaperEvidence]) -> str | None:
         """Why the retrieved sentences do not answer the question, or None when they may."""
+        reason = self.hard_reason(question, papers)
+        if reason or self.names_its_paper(question, papers):
+            return reason
+        signals = self.signals(question, papers)
+        odds = unanswered_probability(signals)
+        if odds >= ABSTAIN_PROBABILITY:
+            return (
+                f"weak evidence: P(unanswered) {odds:.2f} from coverage {signals.coverage:.2f},"
+                f" dense similarity {signals.dense:.2f}, ranks {signals.dense_rank}/{signals.bm25_rank}"
+            )
+        return None
+
+    def hard_reason(self, question: str, papers: list[PaperEvidence]) -> str | None:
+        """A reason that needs no weighing: a name the papers never use, no number for the
+        quantity asked, no sentence with the least support."""
         stats = self.evidence.stats
         unseen = [word for word, term in specific_terms(question) if stats.df(term) == 0]
         missing = [word for word in unseen if looks_like_name(word)]
@@ -316,7 +345,7 @@ class Composer:
         if absent:
             return f"no retrieved paper mentions {', '.join(absent)}"
         shape = question_shape(question)
-        about = papers if shape == "list" else self.about_names(question, papers)
+        about = self.about(question, papers)
         if not about:
             return "no retrieved paper names what the question names"
         sides = combined_sides(strip_context(question)) if shape == "list" else []
@@ -328,12 +357,29 @@ class Composer:
             self.gives_number(question, head, pe) for head in heads for pe in about
         ):
             return f"no retrieved sentence gives a number for {' or '.join(heads)}"
-        if shape != "list" and self.names.titled(strip_context(question), about):
-            return None  # it names the paper it asks about: that paper's best sentences answer
+        if self.names_its_paper(question, papers):
+            return None
         best = max((pe.raw_best for pe in papers), default=0.0)
         if best < self.abstain_threshold:
             return f"best support {best:.3f} is under the threshold {self.abstain_threshold}"
-        top = max(papers, key=lambda p: p.relevance)
+        dense = self.signals(question, papers).dense
+        if dense < DENSE_FLOOR and question == strip_context(question):
+            return f"no retrieved abstract is about the question (dense similarity {dense:.3f})"
+        return None
+
+    def about(self, question: str, papers: list[PaperEvidence]) -> list[PaperEvidence]:
+        """The papers an answer may cite: all for a list, else those about what it names."""
+        return papers if question_shape(question) == "list" else self.about_names(question, papers)
+
+    def names_its_paper(self, question: str, papers: list[PaperEvidence]) -> bool:
+        """It names the paper it asks about by its title: that paper's best sentences answer."""
+        return question_shape(question) != "list" and bool(
+            self.names.titled(strip_context(question), self.about(question, papers))
+        )
+
+    def signals(self, question: str, papers: list[PaperEvidence]) -> Signals:
+        """What the abstention model reads (qa/abstain.py), for the paper an answer would cite."""
+        top = max(self.about(question, papers) or papers, key=lambda p: p.relevance)
         scored = [pe.paper.dense_score for pe in papers if pe.paper.dense_score is not None]
         # BM25-only retrieval gives no dense similarity: the best sentence cosine stands in.
         dense = (
@@ -341,15 +387,13 @@ class Composer:
             if scored
             else max((s.support.cosine for pe in papers for s in pe.sentences), default=0.0)
         )
-        if dense < DENSE_FLOOR and question == strip_context(question):
-            return f"no retrieved abstract is about the question (dense similarity {dense:.3f})"
-        evidence = top.raw_best + COVERAGE_WEIGHT * top.paper_coverage + dense
-        floor = EVIDENCE_FLOOR + (UNKNOWN_WORD_MARGIN if unseen else 0.0)
-        if evidence < floor:
-            return (
-                f"weak evidence {evidence:.3f} (support, coverage, dense similarity) under {floor}"
-            )
-        return None
+        dense_rank, bm25_rank = ranks_with_fallback(
+            top.paper.dense_rank,
+            top.paper.bm25_rank,
+            has_dense=any(pe.paper.dense_rank is not None for pe in papers),
+            has_bm25=any(pe.paper.bm25_rank is not None for pe in papers),
+        )
+        return Signals(top.paper_coverage, dense, dense_rank, bm25_rank)
 
     def covers_all(
         self, sides: list[str], pe: PaperEvidence, vectors: dict[str, list[float]]

@@ -150,6 +150,27 @@ def own_names(names: dict[str, str], papers: Sequence[PaperTerms]) -> dict[str, 
     return {w: t for w, t in names.items() if titled[w] <= TOPIC_TITLES}
 
 
+def in_title(word: str, term: str, title: str) -> bool:
+    """Does the title carry the name? A name in capitals must be written so there: the data
+    set MIMIC is not the verb "Mimic" of a title."""
+    if term not in content_terms(title):
+        return False
+    return not word.isupper() or re.search(rf"(?<![\w-]){re.escape(word)}", title) is not None
+
+
+_STATED_COUNT = re.compile(
+    r"\b(two|three|four)\s+(?:[\w-]+\s+)?(?:papers|works|studies)\b",
+    re.IGNORECASE,
+)
+
+
+def stated_count(asked: str) -> int | None:
+    """The number of papers a question says it is about: "Two papers use hashtags …" -> 2 (not
+    "the two approaches to …": the collection may hold more than the asker knows of)."""
+    m = _STATED_COUNT.search(asked)
+    return ["two", "three", "four"].index(m.group(1).lower()) + 2 if m else None
+
+
 def _subject_position(name: str) -> re.Pattern[str]:
     """The name as what a question asks about: "How does (the) N …", "What is N", "N: what …"."""
     n = re.escape(name)
@@ -281,6 +302,8 @@ class Names:
 
 __all__ = [
     "BOTH_NAMED",
+    "in_title",
+    "stated_count",
     "GENERIC_QUANTITIES",
     "Names",
     "looks_like_name",

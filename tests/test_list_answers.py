@@ -1,0 +1,42 @@
+"""List and comparison answers: which papers they cite (qa/compose.Composer.choose)."""
+
+from __future__ import annotations
+
+from rag_papers.qa.naming import in_title, stated_count
+from rag_papers.qa.pipeline import Pipeline
+
+
+def test_a_name_in_capitals_is_in_a_title_only_as_written() -> None:
+    assert not in_title("MIMIC", "mimic", "Mimic before Reconstruct: Enhancing Masked Autoencoders")
+    assert in_title("MIMIC", "mimic", "Clinical Notes from MIMIC-III Summarised")
+    assert in_title("Mamba", "mamba", "MoE-Mamba: Efficient Selective State Space Models")
+    assert not in_title("Mamba", "mamba", "Jamba: A Hybrid Transformer Model")
+
+
+def test_the_number_of_papers_a_question_states() -> None:
+    assert stated_count("Two papers use hashtags in quite different ways: what does each do?") == 2
+    assert stated_count("Which three recent works prune LLMs?") == 3
+    assert stated_count("Which papers use hashtags?") is None
+    assert stated_count("How do the two stages of training differ?") is None
+    assert stated_count("Compare the two approaches to colouring grayscale video") is None
+
+
+def test_a_comparison_of_a_named_and_a_described_paper_cites_both(
+    sample_pipeline: Pipeline,
+) -> None:
+    ans = sample_pipeline.run(
+        "Compare how M2TRec and the contrastive cold-start recommender with adaptive feature"
+        " fusion cope with items that have no interaction history."
+    )
+    titles = [c.title for c in ans.citations]
+    assert any(t.startswith("M2TRec") for t in titles), ans.text
+    assert any(t.startswith("Contrastive Learning for Cold Start") for t in titles), ans.text
+
+
+def test_a_question_about_two_papers_cites_two(sample_pipeline: Pipeline) -> None:
+    ans = sample_pipeline.run(
+        "Two papers use hashtags on social media in quite different ways — what does each do"
+        " with them?"
+    )
+    assert len(ans.citations) == 2, ans.text
+    assert all("Hashtag" in c.title for c in ans.citations), ans.text
