@@ -51,6 +51,8 @@ _SYMBOLS = {
 _WRAPPERS = re.compile(
     r"\\(?:text(?:bf|it|rm|tt|sc|sf)?|math(?:bf|rm|it|cal|bb|sf|tt)|emph|bm|boldsymbol|operatorname|mbox|url)\s*\{([^{}]*)\}"
 )
+# {\it x}, {\em x}, {\bf x}: the old font switches -> x
+_SWITCH = re.compile(r"\{\\(?:it|em|bf|sc|tt|rm|sl|sf)\s+([^{}]*)\}")
 _COMMAND = re.compile(r"\\([A-Za-z]+)\s?|\\([%&_#$])")
 _MATH = re.compile(r"(?<!\\)\$([^$]{1,80})(?<!\\)\$")
 _GLUED_TIMES_STRICT = re.compile(r"(\d(?:\.\d+)?)times(?=\b|\d)")
@@ -81,8 +83,10 @@ def display_text(text: str) -> str:
     if "$" in text:
         text = _MATH.sub(_math, text)
     if "\\" in text:
+        text = _SWITCH.sub(r"\1", text)
         text = _WRAPPERS.sub(r"\1", text)
         text = _COMMAND.sub(_command, text)
+    text = re.sub(r"``([^`']{1,200}?)''", r"“\1”", text)  # TeX quotes
     text = re.sub(r"(?<!-)---(?!-)", "—", text)  # LaTeX's em dash, as arXiv abstracts write it
     text = _GLUED_TIMES_STRICT.sub(r"\1×", text)
     text = re.sub(r"(\d)\s+×", r"\1×", text)
