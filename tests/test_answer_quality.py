@@ -58,6 +58,11 @@ def sentences_citing(ans: Answer, number: int) -> list[str]:
         ("three times as many", "three times as many"),
         ("fine-tuning---with a selected rate", "fine-tuning—with a selected rate"),
         ("a ---- rule stays", "a ---- rule stays"),
+        (r"a study of {\it asynchronous} Local-SGD", "a study of asynchronous Local-SGD"),
+        (
+            "a prompt ``The capital of France is,'' then",
+            "a prompt “The capital of France is,” then",
+        ),
     ],
 )
 def test_display_text_renders_latex_and_arxiv_escapes(raw: str, shown: str) -> None:
@@ -353,6 +358,23 @@ def test_what_others_did_is_background_and_what_the_paper_does_is_not() -> None:
     assert sentence_prior("The framework is configured by YAML files.", index=4) == 0
 
 
+@pytest.mark.parametrize(
+    "setting",
+    [  # quoted as list entries before, each where its abstract says what the paper does
+        "A CRS is usually composed of a recommendation module and a generation module.",
+        "Another difficulty is user interaction signals often have a different pattern.",
+        "Finally, it is difficult to train multiple LLMs for different use-cases.",
+        "Motivated by ethical and legal concerns, the scientific community is actively "
+        "developing methods to limit the misuse of Text-to-Image diffusion models.",
+        "Though some subsequent works attempt to unveil these details, they neglect others.",
+    ],
+)
+def test_the_setting_and_its_difficulties_are_background(setting: str) -> None:
+    from rag_papers.qa.compose import sentence_prior
+
+    assert sentence_prior(setting, index=2) < 0
+
+
 def test_a_quantity_stated_in_other_words_is_found() -> None:
     from rag_papers.qa.mentions import states_quantity
 
@@ -632,4 +654,17 @@ def test_sentences_a_source_joined_without_a_space_are_two_sentences() -> None:
         "We release a dataset.",
         "Our framework yields 24 million pairs.",
         "See e.g. Fig. 2 for more.",
+    ]
+
+
+def test_rel_and_resp_before_a_number_do_not_end_a_sentence() -> None:
+    """DiarizationLM's abstract: "… reduce the WDER by rel. 55.5% on the Fisher …" was quoted
+    as "… reduce the WDER by rel." with the figures cut off."""
+    from rag_papers.qa.evidence import split_sentences
+
+    text = "It reduces the WDER by rel. 55.5% on Fisher (resp. 44.9% on Callhome). Models. 3D next."
+    assert split_sentences(text) == [
+        "It reduces the WDER by rel. 55.5% on Fisher (resp. 44.9% on Callhome).",
+        "Models.",
+        "3D next.",
     ]

@@ -99,7 +99,13 @@ _BACKGROUND = re.compile(
     r"|\b(?:has|have) (?:significantly |recently |rapidly |greatly )?(?:improved|emerged|shown|become|attracted|gained|achieved remarkable)\b"
     r"|\bremains? (?:a |an )?(?:challenge|challenging|open|unclear|underexplored)"
     # what others did: "Several researchers published frameworks …", "Some works have …"
-    r"|^(?:several|some|numerous|various|other) (?:\w+ )?(?:researchers|works|studies|papers|authors)\b",
+    r"|^(?:several|some|numerous|various|other) (?:\w+ )?(?:researchers|works|studies|papers|authors)\b"
+    # the setting and its difficulties: "Another difficulty is …", "A CRS is usually composed
+    # of …", "Motivated by …, the community is developing …", "Finally, it is difficult to …"
+    r"|^(?:though|motivated by|unfortunately|typically|traditionally|another (?:difficulty|challenge|problem|issue|limitation))\b"
+    r"|\b(?:is|are) (?:usually|typically|commonly|generally) (?:composed|used|adopted|based|trained|built|framed|done)\b"
+    r"|\bthe (?:scientific |research )?community (?:is|has)\b"
+    r"|\b(?:it is|it remains) (?:still )?(?:difficult|challenging|hard|unclear|costly|non-trivial)\b",
     re.IGNORECASE,
 )
 
