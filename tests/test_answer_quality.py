@@ -356,6 +356,8 @@ def test_what_others_did_is_background_and_what_the_paper_does_is_not() -> None:
     ours = "In this paper, we present our open-source framework for distillation studies."
     assert sentence_prior(ours, index=3) > 0
     assert sentence_prior("The framework is configured by YAML files.", index=4) == 0
+    assert sentence_prior("Our main contribution is Matryoshka Representation Learning.", 0) > 0
+    assert sentence_prior("This technical report details the first release of OLMo.", 0) > 0
 
 
 @pytest.mark.parametrize(
@@ -367,6 +369,12 @@ def test_what_others_did_is_background_and_what_the_paper_does_is_not() -> None:
         "Motivated by ethical and legal concerns, the scientific community is actively "
         "developing methods to limit the misuse of Text-to-Image diffusion models.",
         "Though some subsequent works attempt to unveil these details, they neglect others.",
+        "Recent works have shown that large pre-trained models with learnable prompts help.",
+        "A major drawback of this approach is high query latency.",
+        "LLMs often struggle to generate fluent texts after longer contexts.",
+        "One powerful approach that has addressed this challenge involves pre-training.",
+        "Click-Through Rate prediction is an important task in recommender systems.",
+        "It is an interesting but unexplored question whether users should edit scores.",
     ],
 )
 def test_the_setting_and_its_difficulties_are_background(setting: str) -> None:

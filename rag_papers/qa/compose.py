@@ -89,7 +89,7 @@ _NUMERIC = re.compile(
     re.IGNORECASE,
 )
 _CONTRIBUTION = re.compile(
-    r"\b(?:we|this (?:paper|work|study)|our (?:\w+ )?(?:method|approach|model|framework|results?|experiments?|analysis|evaluation))\b"
+    r"\b(?:we|this (?:paper|work|study|(?:technical )?report|survey|article)|our (?:\w+ )?(?:method|approach|model|framework|results?|experiments?|analysis|evaluation|contributions?|research|findings))\b"
     r"|\b(?:propose|introduce|present|develop|demonstrate|outperform|achieve|surpass|reach|show that|find that|results? (?:show|indicate|demonstrate))",
     re.IGNORECASE,
 )
@@ -105,7 +105,15 @@ _BACKGROUND = re.compile(
     r"|^(?:though|motivated by|unfortunately|typically|traditionally|another (?:difficulty|challenge|problem|issue|limitation))\b"
     r"|\b(?:is|are) (?:usually|typically|commonly|generally) (?:composed|used|adopted|based|trained|built|framed|done)\b"
     r"|\bthe (?:scientific |research )?community (?:is|has)\b"
-    r"|\b(?:it is|it remains) (?:still )?(?:difficult|challenging|hard|unclear|costly|non-trivial)\b",
+    r"|\b(?:it is|it remains) (?:still )?(?:an? )?(?:difficult|challenging|hard|unclear|costly|expensive|non-trivial|interesting|open)\b"
+    # "Recent works have shown …", "A major drawback of this approach …", "LLMs often struggle
+    # …", "One powerful approach …", "CTR prediction is an important task …"
+    r"|^(?:recent (?:works?|studies|advances|advancements|approaches|methods|progress)|common among|widely used|concurrently)\b"
+    r"|^an? (?:major|key|common|main|critical|fundamental) (?:drawback|limitation|challenge|problem|issue|bottleneck)\b"
+    r"|^one (?:powerful|convenient|common|popular|promising) (?:approach|way|method|solution)\b"
+    r"|\b(?:often|usually|still) struggle\b|\bthere(?:'s| is) an? (?:pressing|growing|critical|urgent) need\b"
+    r"|\bis an? (?:important|fundamental|crucial|critical|general|long-standing|promising) (?:task|problem|research problem|alternative|direction)\b"
+    r"|\bhas been (?:widely|extensively) (?:studied|used|adopted|explored)\b",
     re.IGNORECASE,
 )
 
