@@ -82,7 +82,8 @@ def test_fitted_weights_in_raw_units_give_the_standardised_model_probabilities()
     "question",
     [
         # the words match a paper that mentions them in passing; the topic is not covered
-        "Has anyone used pretrained transformers to forecast electricity demand on the power grid?",
+        "Can transformer models do knowledge tracing, that is, predict whether a student will"
+        " answer the next exercise correctly?",
         "How much CO2 does training a large language model emit, and how should it be measured?",
     ],
 )

@@ -345,7 +345,7 @@ def test_two_papers_named_together_are_both_cited(sample_pipeline: Pipeline) -> 
 
 
 def test_what_others_did_is_background_and_what_the_paper_does_is_not() -> None:
-    from rag_papers.qa.compose import sentence_prior
+    from rag_papers.qa.roles import sentence_prior
 
     others = (
         "Several researchers voluntarily published frameworks used in their knowledge "
@@ -378,7 +378,7 @@ def test_what_others_did_is_background_and_what_the_paper_does_is_not() -> None:
     ],
 )
 def test_the_setting_and_its_difficulties_are_background(setting: str) -> None:
-    from rag_papers.qa.compose import sentence_prior
+    from rag_papers.qa.roles import sentence_prior
 
     assert sentence_prior(setting, index=2) < 0
 

@@ -1,4 +1,5 @@
-"""List and comparison answers: which papers they cite (qa/compose.Composer.choose)."""
+"""Which papers an answer cites (qa/compose.Composer.choose): lists, comparisons and the one
+paper of a lookup."""
 
 from __future__ import annotations
 
@@ -40,3 +41,14 @@ def test_a_question_about_two_papers_cites_two(sample_pipeline: Pipeline) -> Non
     )
     assert len(ans.citations) == 2, ans.text
     assert all("Hashtag" in c.title for c in ans.citations), ans.text
+
+
+def test_a_lookup_near_tie_goes_to_the_paper_about_the_question(sample_pipeline: Pipeline) -> None:
+    """FinalMLP and DIN share the question's words almost equally (relevance 0.884 vs 0.885);
+    FinalMLP is the one whose abstract is about it (dense similarity 0.48 vs 0.44). The answer
+    had cited DIN, or abstained on its weak evidence."""
+    ans = sample_pipeline.run(
+        "In ad click prediction, can two plain feed-forward networks run side by side rival the"
+        " fancier dual-branch architectures that add an explicit interaction network?"
+    )
+    assert [c.title.split(":")[0] for c in ans.citations] == ["FinalMLP"], ans.text
