@@ -52,3 +52,21 @@ def test_a_lookup_near_tie_goes_to_the_paper_about_the_question(sample_pipeline:
         " fancier dual-branch architectures that add an explicit interaction network?"
     )
     assert [c.title.split(":")[0] for c in ans.citations] == ["FinalMLP"], ans.text
+
+
+def test_a_title_head_that_is_also_a_word_names_its_paper_when_written_as_a_name() -> None:
+    """ "What does ReGAL do …?" names "ReGAL: Refactoring Programs …" though "regal" is an English
+    word; the weighing of evidence had refused it. "Scaling: …" still names no paper."""
+    from types import SimpleNamespace
+
+    from rag_papers.qa.naming import Names
+
+    def paper(title: str) -> SimpleNamespace:
+        return SimpleNamespace(paper=SimpleNamespace(title=title))
+
+    regal = paper("ReGAL: Refactoring Programs to Discover Generalizable Abstractions")
+    scaling = paper("Scaling: Laws for Everything")
+    names = Names(stats=None)  # type: ignore[arg-type]  # titled() reads no statistics
+    assert names.titled("What does ReGAL do to help LLMs write programs?", [regal]) == [regal]
+    assert names.titled("Is a regal bearing learnable?", [regal]) == []
+    assert names.titled("Scaling: what do the laws say?", [scaling]) == []

@@ -259,9 +259,12 @@ class Names:
             head = head.strip()
             if not sep or len(head) < 4 or not re.fullmatch(r"[\w-]+", head):
                 continue
-            if head.lower() in _common_words():  # "Scaling: …" names no paper
+            # "Scaling: …" names no paper; "ReGAL: …" does, though "regal" is a word
+            common = head.lower() in _common_words()
+            if common and not looks_like_name(head):
                 continue
-            if re.search(rf"(?<![\w-]){re.escape(head)}(?![\w-])", asked, re.IGNORECASE):
+            flags = 0 if common else re.IGNORECASE  # a name that is also a word: as written
+            if re.search(rf"(?<![\w-]){re.escape(head)}(?![\w-])", asked, flags):
                 out.append(pe)
         return out
 
