@@ -42,6 +42,8 @@ def collect(home: str, path: str) -> list[dict[str, object]]:
             continue
         if composer.names_its_paper(q.question, papers):
             continue
+        if composer.floor_reason(q.question, papers):
+            continue
         signals = composer.signals(q.question, papers)
         rows.append(
             {

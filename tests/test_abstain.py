@@ -91,7 +91,9 @@ def test_near_miss_topics_abstain_on_the_weighed_evidence(sample_pipeline, quest
     composer = sample_pipeline.composer
     contexts = sample_pipeline.retriever.retrieve(question, k=sample_pipeline.settings.k)
     papers = composer.analyse(question, contexts)
-    assert composer.hard_reason(question, papers) is None  # only the weighing can refuse it
+    # only the weighing can refuse it
+    assert composer.hard_reason(question, papers) is None
+    assert composer.floor_reason(question, papers) is None
     probability = unanswered_probability(composer.signals(question, papers))
     assert probability >= ABSTAIN_PROBABILITY
     ans = sample_pipeline.run(question)

@@ -310,6 +310,9 @@ class Composer:
         reason = self.hard_reason(question, papers)
         if reason or self.names_its_paper(question, papers):
             return reason
+        reason = self.floor_reason(question, papers)
+        if reason:
+            return reason
         signals = self.signals(question, papers)
         odds = unanswered_probability(signals)
         if odds >= ABSTAIN_PROBABILITY:
@@ -320,8 +323,8 @@ class Composer:
         return None
 
     def hard_reason(self, question: str, papers: list[PaperEvidence]) -> str | None:
-        """A reason that needs no weighing: a name the papers never use, no number for the
-        quantity asked, no sentence with the least support."""
+        """A reason that needs no weighing: a name the papers never use, no paper about what
+        it names or combining what it combines, no number for the quantity asked."""
         stats = self.evidence.stats
         unseen = [word for word, term in specific_terms(question) if stats.df(term) == 0]
         missing = [word for word in unseen if looks_like_name(word)]
@@ -345,12 +348,15 @@ class Composer:
             self.gives_number(question, head, pe) for head in heads for pe in about
         ):
             return f"no retrieved sentence gives a number for {' or '.join(heads)}"
-        if self.names_its_paper(question, papers):
-            return None
+        return None
+
+    def floor_reason(self, question: str, papers: list[PaperEvidence]) -> str | None:
+        """Support or similarity under its floor (checked when the question does not name its
+        paper by its title): no sentence with the least support, no abstract about it."""
         best = max((pe.raw_best for pe in papers), default=0.0)
         if best < self.abstain_threshold:
             return f"best support {best:.3f} is under the threshold {self.abstain_threshold}"
-        dense = self.signals(question, papers).dense
+        dense = best_dense(papers)
         if dense < DENSE_FLOOR and question == strip_context(question):
             return f"no retrieved abstract is about the question (dense similarity {dense:.3f})"
         return None
@@ -372,20 +378,13 @@ class Composer:
             self.about(question, papers) or papers,
             key=lambda p: p.lookup_relevance if lookup else p.relevance,
         )
-        scored = [pe.paper.dense_score for pe in papers if pe.paper.dense_score is not None]
-        # BM25-only retrieval gives no dense similarity: the best sentence cosine stands in.
-        dense = (
-            max(scored)
-            if scored
-            else max((s.support.cosine for pe in papers for s in pe.sentences), default=0.0)
-        )
         dense_rank, bm25_rank = ranks_with_fallback(
             top.paper.dense_rank,
             top.paper.bm25_rank,
             has_dense=any(pe.paper.dense_rank is not None for pe in papers),
             has_bm25=any(pe.paper.bm25_rank is not None for pe in papers),
         )
-        return Signals(top.paper_coverage, dense, dense_rank, bm25_rank)
+        return Signals(top.paper_coverage, best_dense(papers), dense_rank, bm25_rank)
 
     def covers_all(
         self, sides: list[str], pe: PaperEvidence, vectors: dict[str, list[float]]
@@ -407,6 +406,15 @@ class Composer:
             or said(side)
             for side in sides
         )
+
+
+def best_dense(papers: list[PaperEvidence]) -> float:
+    """The best dense similarity of any retrieved paper to the question. BM25-only retrieval
+    gives none: the best sentence cosine stands in."""
+    scored = [pe.paper.dense_score for pe in papers if pe.paper.dense_score is not None]
+    if scored:
+        return max(scored)
+    return max((s.support.cosine for pe in papers for s in pe.sentences), default=0.0)
 
 
 def short_title(title: str) -> str:
