@@ -397,6 +397,44 @@ def test_a_quantity_stated_in_other_words_is_found() -> None:
     assert not states_quantity("It reaches 92 on the benchmark.", "point", "How many points?")
 
 
+def test_an_acceleration_a_metric_score_and_a_unit_before_a_comparison_state_quantities() -> None:
+    """Numbers the abstracts state that the check had missed: "a 40times acceleration" is a
+    speed-up, "a Binary F1 of 93.4" an F1 score, and "how many dB better" asks for decibels."""
+    from rag_papers.qa.mentions import states_quantity
+    from rag_papers.qa.naming import quantity_terms
+
+    q = "What training speed-up over REPA is reported?"
+    said = "Our method achieves a 40times acceleration in training speed compared to REPA."
+    assert states_quantity(said, "speedup", q)
+    q = "What F1 scores does the credibility score reach on TACRED?"
+    assert quantity_terms(q) == ["f1 score"]
+    assert states_quantity("It achieves a Binary F1 of 93.4 on TACRED.", "f1 score", q)
+    assert not states_quantity("The score of 3 annotators is averaged.", "f1 score", q)
+    assert quantity_terms("How many dB better than NeRF is it?") == ["db"]
+    assert quantity_terms("How many points higher does it score?") == ["point"]
+
+
+def test_numbers_asked_in_other_words_are_answered(sample_pipeline: Pipeline) -> None:
+    for question, title, number in (
+        (
+            "What speed-up over REPA comes from initialising a diffusion model's early layers"
+            " with pretrained representations?",
+            "Efficient Generative Model Training via Embedded Representation Warmup",
+            "40",
+        ),
+        (
+            "What F1 scores does a credibility score from pre-trained language models reach when"
+            " detecting annotation inconsistencies?",
+            "Pre-trained Language Models as Re-Annotators",
+            "93.4",
+        ),
+    ):
+        ans = sample_pipeline.run(question)
+        assert not ans.abstained, question
+        assert [c.title for c in ans.citations] == [title]
+        assert number in ans.text
+
+
 def test_a_question_that_names_a_paper_by_its_title_is_answered_from_it(
     sample_pipeline: Pipeline,
 ) -> None:

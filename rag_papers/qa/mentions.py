@@ -71,9 +71,14 @@ PHRASE_NEAR = 4  # "score (92.0%) on Reward-Bench": a generic noun's word may be
 # Quantities abstracts state in other words: a speed-up "by a factor of 2.8", "3x faster",
 # "400% lower latency"; points as "5.7% on exact match".
 SAID_AS = {
-    "speedup": re.compile(r"^(?:factor|faster|times|fold|\d[\d.]*[x×]|latency)$", re.IGNORECASE),
+    "speedup": re.compile(
+        r"^(?:factor|faster|times|fold|\d[\d.]*(?:[x×]|times)|latency|accelerat\w*)$", re.IGNORECASE
+    ),
     "point": re.compile(r"^[\d.]+%$|^pp$"),
 }
+
+# A score is stated by its metric's name alone: "a Binary F1 of 93.4", "BLEU of 31.2".
+NAMED_BY_METRIC = frozenset(["score"])
 
 
 def states_quantity(sentence: str, head: str, question: str) -> bool:
@@ -84,6 +89,8 @@ def states_quantity(sentence: str, head: str, question: str) -> bool:
     words = _TOKEN.findall(sentence)
     stems = [{*content_terms(w), *content_terms(w.replace("-", ""))} for w in words]
     said_as = SAID_AS.get(noun)
+    if noun in NAMED_BY_METRIC and mods:  # "F1 scores": "a Binary F1 of 93.4" states one
+        noun, mods = mods[-1], mods[:-1]
     for i, found in enumerate(stems):
         if noun not in found and not (said_as and said_as.search(words[i].rstrip("."))):
             continue

@@ -98,8 +98,8 @@ def quantity_terms(question: str) -> list[str]:
         phrase = m.group(1) or m.group(2) or ""
         words: list[str] = []
         for word in phrase.split():  # the noun phrase ends at the first stop word ("were", "does")
-            if word.lower() in stopwords() and words:
-                break
+            if words and (word.lower() in stopwords() or word.lower() in COMPARATIVES):
+                break  # or at a comparison: "how many dB better" asks for decibels
             words.append(word)
         terms = content_terms(" ".join(words).replace("-", ""))  # "speed-ups" -> speedup
         if terms:  # a generic noun keeps the word before it: "batch size", "error rate"
@@ -107,6 +107,12 @@ def quantity_terms(question: str) -> list[str]:
             heads.append(" ".join(terms[-2:]) if generic else terms[-1])
     return list(dict.fromkeys(heads))
 
+
+# Words that end a quantity's noun phrase: "how many dB better", "how many points higher".
+COMPARATIVES = frozenset(
+    ["better", "worse", "more", "fewer", "less", "faster", "slower", "higher", "lower", "larger"]
+    + ["smaller", "bigger", "longer", "shorter", "cheaper"]
+)
 
 # Quantity nouns that say little alone: "what batch size" asks for a batch size, not any size.
 GENERIC_QUANTITIES = frozenset(["size", "rate", "number", "score", "ratio", "count"])
