@@ -714,3 +714,29 @@ def test_rel_and_resp_before_a_number_do_not_end_a_sentence() -> None:
         "Models.",
         "3D next.",
     ]
+
+
+def test_two_words_cover_the_compound_a_question_writes() -> None:
+    """A question's "keyphrase" or "pretext" is in an abstract that writes "key phrase" or
+    "pre-text"; stop words are not joined ("of pre" is no term)."""
+    from rag_papers.qa.evidence import content_terms, coverage, text_terms
+
+    asked = content_terms("keyphrase extraction with pretext tasks")
+    doc = "Topical key phrase extraction of news with visual pre-text tasks."
+    assert {"keyphras", "pretext"} <= text_terms(doc)
+    assert "ofnew" not in text_terms(doc)
+    assert coverage(asked, text_terms(doc), lambda t: 1.0) == 1.0
+    assert coverage(asked, set(content_terms(doc)), lambda t: 1.0) < 1.0
+
+
+def test_the_quote_is_the_sentence_that_writes_the_asked_compound_apart(
+    sample_pipeline: Pipeline,
+) -> None:
+    ans = sample_pipeline.run(
+        "Which papers pre-train vision models with a classification-style pretext task?"
+    )
+    quotes = {c.title: c.quote for c in ans.citations}
+    heuristic = (
+        "Heuristic Vision Pre-Training with Self-Supervised and Supervised Multi-Task Learning"
+    )
+    assert "pre-text tasks" in quotes[heuristic]

@@ -26,7 +26,7 @@ from rag_papers.qa.abstain import (
 )
 from rag_papers.qa.citations import CANNOT_ANSWER, strip_end
 from rag_papers.qa.display import display_text, is_boilerplate
-from rag_papers.qa.evidence import Support, content_terms, coverage, states_number
+from rag_papers.qa.evidence import Support, content_terms, coverage, states_number, text_terms
 from rag_papers.qa.mentions import abbreviated, combined_sides, states_quantity, versioned_names
 from rag_papers.qa.naming import (
     BOTH_NAMED,
@@ -188,12 +188,12 @@ class Composer:
                 if not is_boilerplate(s.sentence)
             ]
             scored.sort(key=lambda x: -x.score)
-            text_terms = set(content_terms(f"{paper.title} {paper.abstract}"))
-            cov = coverage(terms, text_terms, self.evidence.stats.idf)
+            covered = text_terms(f"{paper.title} {paper.abstract}")
+            cov = coverage(terms, covered, self.evidence.stats.idf)
             raw = max((x.score for x in full if not is_boilerplate(x.sentence)), default=0.0)
             title = content_terms(paper.title)
             named = sum(t in asked_terms for t in title) / len(title) if title else 0.0
-            pe = PaperEvidence(rank, paper, scored, cov, named, raw, text_terms)
+            pe = PaperEvidence(rank, paper, scored, cov, named, raw, covered)
             if dense_best > 0 and paper.dense_score is not None:
                 pe.dense_share = max(paper.dense_score, 0.0) / dense_best
             out.append(pe)

@@ -230,6 +230,19 @@ def content_terms(text: str) -> list[str]:
     return list(dict.fromkeys(_stemmer().stemWords(words)))
 
 
+def text_terms(text: str) -> set[str]:
+    """The terms a passage covers: its content terms, and each two adjacent words joined, as
+    a question may write them ("key phrase" covers "keyphrase", "pre-trained" "pretrained")."""
+    stop = stopwords()
+    words = _TOKEN.findall(text.lower())
+    joined = [
+        a + b
+        for a, b in zip(words, words[1:], strict=False)
+        if a.isalpha() and b.isalpha() and a not in stop and b not in stop
+    ]
+    return set(content_terms(text)) | set(_stemmer().stemWords(joined))
+
+
 # Number words that state a count ("six alignment tasks"), with their values; "one" is left
 # out (a pronoun as often). The answer-fact matcher (evaluation/facts.py) reads their values;
 # a sentence states a number with any of them but "zero" ("zero-shot" states none), or with a
@@ -382,7 +395,7 @@ def rank_support(
     the contribution) are embedded; the rest keep cosine 0 and rank on coverage alone.
     """
     texts = cover_texts if cover_texts is not None else sentences
-    covs = [coverage(claim_terms, set(content_terms(s)), idf) for s in texts]
+    covs = [coverage(claim_terms, text_terms(s), idf) for s in texts]
     chosen = sorted(range(len(sentences)), key=lambda i: (-covs[i], i))[:shortlist]
     if sentences and 0 not in chosen:
         chosen.append(0)
