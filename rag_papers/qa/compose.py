@@ -223,10 +223,9 @@ class Composer:
     def choose(self, question: str, papers: list[PaperEvidence], shape: str) -> list[PaperEvidence]:
         """The papers to cite: the best, and for lists every paper close enough to it."""
         usable = [p for p in papers if p.sentences]
-        if shape != "list":  # the paper about what the question names, if it names something
-            candidates = self.about_names(question, usable) or usable
-            return [max(candidates, key=lambda p: p.lookup_relevance)]
-        top = max(usable, key=lambda p: p.relevance)
+        top = self.lead(question, usable)
+        if shape != "list":
+            return [top]
         names = own_names(self.names.rare_words(strip_context(question)), usable)
         sides = combined_sides(strip_context(question))
         if sides:  # "which papers combine A with B": only papers that have both
@@ -253,6 +252,14 @@ class Composer:
             ):
                 chosen.append(p)
         return self.at_most_stated(question, chosen)
+
+    def lead(self, question: str, papers: list[PaperEvidence]) -> PaperEvidence:
+        """The paper an answer leads with: for a list the most relevant; otherwise the most
+        relevant about what the question names, if it names something, where a near tie goes
+        to the paper closest to the question's meaning (`lookup_relevance`)."""
+        if question_shape(question) == "list":
+            return max(papers, key=lambda p: p.relevance)
+        return max(self.about_names(question, papers) or papers, key=lambda p: p.lookup_relevance)
 
     @staticmethod
     def at_most_stated(question: str, chosen: list[PaperEvidence]) -> list[PaperEvidence]:
@@ -373,11 +380,7 @@ class Composer:
 
     def signals(self, question: str, papers: list[PaperEvidence]) -> Signals:
         """What the abstention model reads (qa/abstain.py), for the paper an answer would cite."""
-        lookup = question_shape(question) != "list"
-        top = max(
-            self.about(question, papers) or papers,
-            key=lambda p: p.lookup_relevance if lookup else p.relevance,
-        )
+        top = self.lead(question, [p for p in papers if p.sentences] or papers)
         dense_rank, bm25_rank = ranks_with_fallback(
             top.paper.dense_rank,
             top.paper.bm25_rank,
