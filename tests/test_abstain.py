@@ -50,6 +50,14 @@ def test_each_weaker_signal_raises_the_probability_of_no_answer(weaker: Signals)
     assert unanswered_probability(weaker) > unanswered_probability(STRONG)
 
 
+def test_the_top_paper_of_a_list_question_may_cover_less_of_it() -> None:
+    """One of several papers a list asks for covers less of the question than the one paper
+    of a lookup: the same signals weigh less against answering a list."""
+    signals = Signals(coverage=0.4, dense=0.5, dense_rank=2, bm25_rank=1)
+    as_list = Signals(coverage=0.4, dense=0.5, dense_rank=2, bm25_rank=1, is_list=True)
+    assert unanswered_probability(as_list) < unanswered_probability(signals)
+
+
 def test_a_paper_that_both_retrievers_rank_first_and_matches_well_is_answered() -> None:
     assert unanswered_probability(STRONG) < ABSTAIN_PROBABILITY
     passing = Signals(coverage=0.25, dense=0.38, dense_rank=None, bm25_rank=2)
@@ -85,6 +93,8 @@ def test_fitted_weights_in_raw_units_give_the_standardised_model_probabilities()
         "Can transformer models do knowledge tracing, that is, predict whether a student will"
         " answer the next exercise correctly?",
         "How much CO2 does training a large language model emit, and how should it be measured?",
+        # a video-recognition paper ranked tenth by meaning: sign language is not its topic
+        "Are there pretrained video transformers adapted for continuous sign language recognition?",
     ],
 )
 def test_near_miss_topics_abstain_on_the_weighed_evidence(sample_pipeline, question: str) -> None:

@@ -387,7 +387,8 @@ class Composer:
             has_dense=any(pe.paper.dense_rank is not None for pe in papers),
             has_bm25=any(pe.paper.bm25_rank is not None for pe in papers),
         )
-        return Signals(top.paper_coverage, best_dense(papers), dense_rank, bm25_rank)
+        is_list = question_shape(question) == "list"
+        return Signals(top.paper_coverage, best_dense(papers), dense_rank, bm25_rank, is_list)
 
     def covers_all(
         self, sides: list[str], pe: PaperEvidence, vectors: dict[str, list[float]]
