@@ -740,3 +740,37 @@ def test_the_quote_is_the_sentence_that_writes_the_asked_compound_apart(
         "Heuristic Vision Pre-Training with Self-Supervised and Supervised Multi-Task Learning"
     )
     assert "pre-text tasks" in quotes[heuristic]
+
+
+def test_a_version_written_apart_a_multiple_and_a_figure_after_than() -> None:
+    """Found on the spent v7 set: "DINO v2" is the DINOv2 a question names, "2.5x the input
+    length" answers "how many times the length", and "more than 2.20% Kappa" gives a figure
+    for Kappa rather than naming it as a point of comparison."""
+    from rag_papers.qa.mentions import mentioned_in_passing, states_quantity, versioned_names
+
+    dinov2 = versioned_names("Does it compete with CLIP or DINOv2?")["DINOv2"]
+    assert dinov2.search("CLIP and DINO v2") and dinov2.search("DINOv2")
+    assert not dinov2.search("DINO v3")
+    q = "How many times the training length can a Transformer extrapolate to?"
+    said = (
+        "Standard Transformers can extrapolate to a sequence length that is 2.5x the input length."
+    )
+    assert states_quantity(said, "time", q)
+    assert not states_quantity("It generalises to longer inputs at test time.", "time", q)
+    kappa = "It surpasses full fine-tuning by more than 2.20% Kappa score on classification."
+    assert not mentioned_in_passing("Kappa", kappa)
+    assert mentioned_in_passing("BERT", "Our encoder is better than BERT on GLUE.")
+
+
+def test_a_figure_after_more_than_answers_the_question_that_names_its_metric(
+    sample_pipeline: Pipeline,
+) -> None:
+    ans = sample_pipeline.run(
+        "With what share of extra trainable parameters does dynamic visual prompt tuning"
+        " surpass full fine-tuning on medical image classification, and by how much Kappa?"
+    )
+    assert not ans.abstained
+    assert [c.title for c in ans.citations] == [
+        "DVPT: Dynamic Visual Prompt Tuning of Large Pre-trained Models for Medical Image Analysis"
+    ]
+    assert "0.5%" in ans.text and "Kappa" in ans.text

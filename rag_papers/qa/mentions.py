@@ -29,8 +29,10 @@ def versioned_names(question: str) -> dict[str, re.Pattern[str]]:
         name, version = m.group(1), m.group(2)
         if name.lower() in stopwords():
             continue
+        if len(name) > 2 and name[-1] in "vV" and name[-2].isupper():  # DINOv2: DINO v2
+            name = name[:-1]
         found[m.group(0)] = re.compile(
-            rf"\b{re.escape(name)}[ -]?{re.escape(version)}(?!\d)", re.IGNORECASE
+            rf"\b{re.escape(name)}[ -]?(?:v[ -]?)?{re.escape(version)}(?!\d)", re.IGNORECASE
         )
     return found
 
@@ -75,6 +77,8 @@ SAID_AS = {
         r"^(?:factor|faster|times|fold|\d[\d.]*(?:[x×]|times)|latency|accelerat\w*)$", re.IGNORECASE
     ),
     "point": re.compile(r"^[\d.]+%$|^pp$"),
+    # "how many times the training length": a multiple, "2.5x the input length"
+    "time": re.compile(r"^(?:\d[\d.]*[x×]|fold|\d[\d.]*-fold)$", re.IGNORECASE),
 }
 
 # A score is stated by its metric's name alone: "a Binary F1 of 93.4", "BLEU of 31.2".
@@ -105,7 +109,7 @@ def states_quantity(sentence: str, head: str, question: str) -> bool:
 # Words that make what follows them in a sentence an example, a baseline or a point of
 # comparison: "such as BERT, XLNet", "outperforming 175B GPT-3", "like Flamingo".
 _PASSING_CUE = re.compile(
-    r"\b(?:than|such as|e\.\s?g\.?|like|including|compar\w* (?:to|with|against)|versus|vs\.?|unlike"
+    r"\b(?:than(?!\s+[\d$~])|such as|e\.\s?g\.?|like|including|compar\w* (?:to|with|against)|versus|vs\.?|unlike"
     r"|outperform\w*|surpass\w*|beat(?:s|ing)?|(?:improvements?|gains?|superiority|advantages?) over"
     r"|baselines?|prior works?|previous (?:works?|methods?|models?))\b",
     re.IGNORECASE,
