@@ -774,3 +774,14 @@ def test_a_figure_after_more_than_answers_the_question_that_names_its_metric(
         "DVPT: Dynamic Visual Prompt Tuning of Large Pre-trained Models for Medical Image Analysis"
     ]
     assert "0.5%" in ans.text and "Kappa" in ans.text
+
+
+def test_what_each_part_of_one_thing_is_not_a_list_question(sample_pipeline: Pipeline) -> None:
+    """ "… and what does each persona consist of?" asks about one dataset's parts; as a list
+    it had cited a paper that only runs experiments on PERSONA-CHAT."""
+    asked = "How was the PERSONA-CHAT dataset collected, and what does each persona consist of?"
+    assert question_shape(asked) == "lookup"
+    assert question_shape("Do MoE-Mamba and BlackMamba each use experts?") == "list"
+    assert question_shape("Which papers do this, and what does each find?") == "list"
+    ans = sample_pipeline.run(asked)
+    assert ans.abstained and not ans.citations, ans.text

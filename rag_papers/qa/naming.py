@@ -141,7 +141,8 @@ _COMPARE = re.compile(r"^\s*compare\b|\bdiffer(?:ence)?s?\b", re.IGNORECASE)
 # Two things named together and asked about each: "A and B both …", "RakutenAI-7B and CT-LLM
 # each build …", "how do their … compare", "what does each propose".
 BOTH_NAMED = (
-    r"\band\s+(?:[\w.-]+\s+){1,3}?(?:both|each)\b"
+    # "X and Y both / each …", not "and what does each persona consist of" (one thing's parts)
+    r"\band\s+(?!(?:what|how|which|why|does|do|did)\b)(?:[\w.-]+\s+){1,3}?(?:both|each)\b"
     r"|(?:^|[.;:?!]\s+)how do (?:they|their|the two|these|both)\b[^?]*\bcompare\b"
     r"|\b(?:what|how) does each\s+(?:one\s+|of (?:them|the two)\s+)?(?:propose|do|contribute|build"
     r"|use|take|obtain|get|add|address|predict|offer|introduce|report|find|achieve|handle|bring"
