@@ -235,12 +235,13 @@ def text_terms(text: str) -> set[str]:
     a question may write them ("key phrase" covers "keyphrase", "pre-trained" "pretrained")."""
     stop = stopwords()
     words = _TOKEN.findall(text.lower())
+    kept = [w for w in words if w not in stop]
     joined = [
         a + b
         for a, b in zip(words, words[1:], strict=False)
         if a.isalpha() and b.isalpha() and a not in stop and b not in stop
     ]
-    return set(content_terms(text)) | set(_stemmer().stemWords(joined))
+    return set(_stemmer().stemWords(kept + joined))  # content_terms' words, tokenized once
 
 
 # Number words that state a count ("six alignment tasks"), with their values; "one" is left
