@@ -223,7 +223,7 @@ class Composer:
     def choose(self, question: str, papers: list[PaperEvidence], shape: str) -> list[PaperEvidence]:
         """The papers to cite: the best, and for lists every paper close enough to it."""
         usable = [p for p in papers if p.sentences]
-        top = self.lead(question, usable)
+        top = self.lead(question, usable, shape)
         if shape != "list":
             return [top]
         names = own_names(self.names.rare_words(strip_context(question)), usable)
@@ -253,11 +253,11 @@ class Composer:
                 chosen.append(p)
         return self.at_most_stated(question, chosen)
 
-    def lead(self, question: str, papers: list[PaperEvidence]) -> PaperEvidence:
+    def lead(self, question: str, papers: list[PaperEvidence], shape: str) -> PaperEvidence:
         """The paper an answer leads with: for a list the most relevant; otherwise the most
         relevant about what the question names, if it names something, where a near tie goes
         to the paper closest to the question's meaning (`lookup_relevance`)."""
-        if question_shape(question) == "list":
+        if shape == "list":
             return max(papers, key=lambda p: p.relevance)
         return max(self.about_names(question, papers) or papers, key=lambda p: p.lookup_relevance)
 
@@ -380,14 +380,15 @@ class Composer:
 
     def signals(self, question: str, papers: list[PaperEvidence]) -> Signals:
         """What the abstention model reads (qa/abstain.py), for the paper an answer would cite."""
-        top = self.lead(question, [p for p in papers if p.sentences] or papers)
+        shape = question_shape(question)
+        top = self.lead(question, [p for p in papers if p.sentences] or papers, shape)
         dense_rank, bm25_rank = ranks_with_fallback(
             top.paper.dense_rank,
             top.paper.bm25_rank,
             has_dense=any(pe.paper.dense_rank is not None for pe in papers),
             has_bm25=any(pe.paper.bm25_rank is not None for pe in papers),
         )
-        is_list = question_shape(question) == "list"
+        is_list = shape == "list"
         return Signals(top.paper_coverage, best_dense(papers), dense_rank, bm25_rank, is_list)
 
     def covers_all(
