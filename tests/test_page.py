@@ -6,6 +6,7 @@ The Gradio layout (ui.py) only wires components to these methods; the real-serve
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 
 from rag_papers.app.handlers import ChatSession, PageHandlers, options
 from rag_papers.errors import QuestionError
+from rag_papers.qa.display import display_text
 from rag_papers.qa.pipeline import Pipeline
 from rag_papers.qa.retrieve import Retriever
 from rag_papers.readers import read_listing
@@ -207,3 +209,32 @@ def test_upload_takes_every_format_the_readers_read(
     assert summary.replace("\\", "").startswith(f"**Done from {name}:** read "), summary
     indexed = empty_page.retriever.store.count_papers()
     assert indexed > 0 and f"{indexed} papers indexed" in empty_page.status_line()
+
+
+def test_references_list_the_papers_searched_but_not_cited(small_pipeline: Pipeline) -> None:
+    """As in the terminal, the references panel ends with the papers retrieval returned that
+    the answer does not cite, after an answer and after an abstention alike."""
+    page = PageHandlers(small_pipeline)
+    for question in (
+        "What is Matryoshka Representation Learning?",
+        "What is the capital of France?",
+    ):
+        answer = small_pipeline.run(question)
+        assert answer.also_retrieved
+        _, refs, _, _ = run_ask(page, question)
+        also = refs.split("Also retrieved, not cited", 1)[1]
+        for paper in answer.also_retrieved:
+            assert html.escape(display_text(paper.title)) in also
+        assert answer.abstained == ("No paper supports an answer" in refs)
+
+
+def test_the_also_retrieved_titles_are_escaped_and_their_latex_rendered() -> None:
+    from rag_papers.app.render import also_html
+    from rag_papers.types import Answer, RetrievedPaper
+
+    paper = RetrievedPaper("p1", "O$^2$-Recon <img src=x onerror=alert(1)>", "", 0.1)
+    answer = Answer("q", "", [], True, [paper], "extractive", "", also_retrieved=[paper])
+    shown = also_html(answer)
+    assert "O^2-Recon" in shown and "$" not in shown
+    assert "<img" not in shown and "&lt;img src=x onerror=alert(1)&gt;" in shown
+    assert also_html(Answer("q", "", [], True, [], "extractive", "")) == ""

@@ -373,3 +373,14 @@ def test_eval_names_each_phase_in_lines_when_piped(
         "matching answer facts (extractive): 6/6 (100%)",
     ):
         assert any(line.endswith(phase) for line in lines), f"{phase!r} not in:\n{err}"
+
+
+def test_titles_show_their_latex_rendered_in_references_and_uncited_papers() -> None:
+    """ "O$^2$-Recon" and "$\\infty$-former" read as the answer's quotes do: rendered."""
+    cited, other = paper(1), paper(2)
+    cited.title, other.title = "O$^2$-Recon: Completing 3D Reconstruction", "$\\infty$-former"
+    citation = Citation(1, "p1", cited.title, None, None, "The quoted sentence.", 1.0)
+    answer = an_answer(citations=[citation], contexts=[cited, other], also_retrieved=[other])
+    plain = clean(render_answer(answer, Style(color=False, width=79)))
+    assert "O^2-Recon: Completing 3D Reconstruction" in plain and "∞-former" in plain
+    assert "$" not in plain

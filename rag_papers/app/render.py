@@ -192,7 +192,7 @@ def _date(published: str | None, date_text: str | None) -> str:
 
 def citation_html(turn: int, citation: Citation, abstract: str) -> str:
     url = paper_link(citation.url)
-    title = html.escape(citation.title)
+    title = html.escape(display_text(citation.title))
     title_html = (
         f'<a href="{html.escape(url)}" target="_blank" rel="noopener noreferrer">{title}</a>'
         if url
@@ -220,13 +220,32 @@ def _turn_refs(turn: Turn) -> str:
     if answer is None:
         return '<div class="refs-none">No answer (see the message in the chat).</div>'
     if answer.abstained or not answer.citations:
-        return '<div class="refs-none">No paper supports an answer to this question.</div>'
+        none = '<div class="refs-none">No paper supports an answer to this question.</div>'
+        return none + also_html(answer)
     # As the answer shows them: LaTeX rendered and wraps removed, so quotes match verbatim.
     abstracts = {n: display_text(p.abstract) for n, p in enumerate(answer.contexts, start=1)}
-    return "".join(
+    cited = "".join(
         citation_html(turn.number, c, abstracts.get(c.rank or c.number, ""))
         for c in answer.citations
     )
+    return cited + also_html(answer)
+
+
+def also_html(answer: Answer) -> str:
+    """The papers retrieval returned that the answer does not cite, so a reader sees what was
+    searched (a list without numbers: numbers here would read as citations)."""
+    items = []
+    for paper in answer.also_retrieved:
+        title = html.escape(display_text(paper.title))
+        url = paper_link(paper.url, paper.metadata.get("arxiv_id"))
+        if url:
+            title = f'<a href="{html.escape(url)}" target="_blank" rel="noopener noreferrer">{title}</a>'
+        date = html.escape(_date(paper.published, paper.metadata.get("date_text")))
+        items.append(f'<li>{title} <span class="ref-meta">{date}</span></li>')
+    if not items:
+        return ""
+    head = '<div class="refs-also-head">Also retrieved, not cited</div>'
+    return f'<div class="refs-also">{head}<ul>{"".join(items)}</ul></div>'
 
 
 def references_html(turns: Sequence[Turn]) -> str:
@@ -307,7 +326,7 @@ def paper_html(meta: dict[str, Any] | None) -> str:
     if not meta:
         return '<div class="refs-empty">Select a row to read the paper’s abstract.</div>'
     url = paper_link(meta.get("url"), meta.get("arxiv_id"))
-    title = html.escape(str(meta.get("title", "")))
+    title = html.escape(display_text(str(meta.get("title", ""))))
     if url:
         title = (
             f'<a href="{html.escape(url)}" target="_blank" rel="noopener noreferrer">{title}</a>'
@@ -345,6 +364,9 @@ details.refs-turn > summary { cursor: pointer; color: var(--body-text-color-subd
 .ref-n { color: var(--color-accent); margin-right: 0.2em; }
 .ref-meta { font-size: 0.8rem; color: var(--body-text-color-subdued); margin: 0.15em 0 0.4em; }
 .ref-abstract { font-size: 0.86rem; }
+.refs-also { font-size: 0.86rem; margin-top: 0.4em; }
+.refs-also-head { font-weight: 600; color: var(--body-text-color-subdued); }
+.refs-also ul { margin: 0.2em 0 0 1.1em; padding: 0; }
 .ref-abstract mark { background: #fde68a; color: inherit; padding: 0 1px; border-radius: 2px; }
 a.cite { text-decoration: none; font-weight: 600; color: var(--color-accent); cursor: pointer; }
 a.cite:hover { text-decoration: underline; }

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from rag_papers.errors import RagPapersError
+from rag_papers.qa.display import display_text
 from rag_papers.sanitize import strip_controls
 from rag_papers.types import Answer
 
@@ -160,7 +161,7 @@ def render_answer(answer: Answer, style: Style | None = None) -> str:
             meta = papers[c.paper_id].metadata if c.paper_id in papers else {}
             num = f"[{c.number}] "
             pad = " " * len(num)
-            out.append(s.bold(s.wrap(clean(c.title), pad, num)))
+            out.append(s.bold(s.wrap(clean(display_text(c.title)), pad, num)))
             details = [paper_authors(meta), paper_date(meta, c.published or c.date_text)]
             link = paper_link(meta, c.url)
             out.append(s.wrap(" · ".join(d for d in details if d), pad))
@@ -176,7 +177,7 @@ def render_answer(answer: Answer, style: Style | None = None) -> str:
             link = paper_link(p.metadata)
             if link:
                 bits.append(link)
-            out.append(s.wrap(f"{clean(p.title)} ({' · '.join(bits)})", "  ", "- "))
+            out.append(s.wrap(f"{clean(display_text(p.title))} ({' · '.join(bits)})", "  ", "- "))
     notes = []
     if answer.dropped_citations:
         notes.append(
