@@ -333,12 +333,12 @@ class Composer:
         """A reason that needs no weighing: a name the papers never use, no paper about what
         it names or combining what it combines, no number for the quantity asked."""
         stats = self.evidence.stats
+        versions = versioned_names(strip_context(question))  # found by pattern, as below
         unseen = [word for word, term in specific_terms(question) if stats.df(term) == 0]
-        missing = [word for word in unseen if looks_like_name(word)]
+        missing = [word for word in unseen if looks_like_name(word) and word not in versions]
         if missing:  # a name the collection never uses: none of its papers is about it
             return f"the collection never mentions {', '.join(missing)}"
         texts = [f"{pe.paper.title} {pe.paper.abstract}" for pe in papers]
-        versions = versioned_names(strip_context(question))
         absent = [n for n, pat in versions.items() if not any(pat.search(t) for t in texts)]
         if absent:
             return f"no retrieved paper mentions {', '.join(absent)}"

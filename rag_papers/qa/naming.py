@@ -214,8 +214,8 @@ class Names:
     def about(self, asked: str, shape: str, papers: list[P]) -> list[P]:
         """The papers that name every rare or versioned name of the question (all papers when
         it names none): a lookup is answered by a paper about what it names."""
-        names = self.rare_words(asked)
-        versions = versioned_names(asked)
+        versions = versioned_names(asked)  # DINOv2's pattern also finds "DINO v2"; its term not
+        names = {w: t for w, t in self.rare_words(asked).items() if w not in versions}
         # "Which optimizer would you recommend…": a paper that never says optimizer is not it
         kind = asked_kind(asked) if shape == "lookup" else []
         papers = [
