@@ -176,12 +176,16 @@ class Composer:
         full_vec = self.evidence.query_vector(question) if about else q_vec
         terms = content_terms(question)
         asked_terms = set(content_terms(asked))
+        names = self.names.rare_words(asked)
         out = []
         for rank, paper in ranked:
-            sups = self.evidence.support(asked, paper, q_vec)
             # How well the paper answers is judged on the whole question (a follow-up alone,
             # "how big is their largest model?", says little); which sentence, on what was asked.
-            full = self.evidence.support(question, paper, full_vec) if about else sups
+            named_here = frozenset(t for w, t in names.items() if in_title(w, t, paper.title))
+            sups = self.evidence.support(asked, paper, q_vec, skip=named_here)
+            full = (
+                self.evidence.support(question, paper, full_vec, skip=named_here) if about else sups
+            )
             scored = [
                 Scored(s, s.score + sentence_prior(s.sentence, s.index))
                 for s in sups

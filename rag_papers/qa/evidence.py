@@ -385,6 +385,7 @@ def rank_support(
     idf: IdfFn,
     shortlist: int = 4,
     cover_texts: Sequence[str] | None = None,
+    skip: frozenset[str] = frozenset(),
 ) -> list[Support]:
     """Every sentence's support for the claim, best first.
 
@@ -394,10 +395,22 @@ def rank_support(
     Embedding every sentence of every retrieved abstract costs seconds on a small CPU, so only
     the `shortlist` sentences with the best term coverage (and the first, which often states
     the contribution) are embedded; the rest keep cosine 0 and rank on coverage alone.
+
+    The `skip` terms say little about which sentence answers: the paper's own name, which most
+    of its sentences carry. The best sentences without them join the shortlist ("How does
+    Mixtral route tokens to experts?" embeds the router sentence too, not only the sentences
+    that say Mixtral).
     """
     texts = cover_texts if cover_texts is not None else sentences
-    covs = [coverage(claim_terms, text_terms(s), idf) for s in texts]
+    words = [text_terms(s) for s in texts]
+    covs = [coverage(claim_terms, w, idf) for w in words]
     chosen = sorted(range(len(sentences)), key=lambda i: (-covs[i], i))[:shortlist]
+    rest = [t for t in claim_terms if t not in skip]
+    if skip and rest:
+        unnamed = [coverage(rest, w, idf) for w in words]
+        for i in sorted(range(len(sentences)), key=lambda i: (-unnamed[i], i))[:shortlist]:
+            if i not in chosen:
+                chosen.append(i)
     if sentences and 0 not in chosen:
         chosen.append(0)
     vecs = dict(zip(chosen, embed([sentences[i] for i in chosen]), strict=False))

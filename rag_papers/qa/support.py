@@ -126,9 +126,14 @@ class Evidence:
         return self.cache.get_many(sentences, self.embed_model.get_text_embedding_batch)
 
     def support(
-        self, claim: str, paper: RetrievedPaper, claim_vec: Sequence[float] | None = None
+        self,
+        claim: str,
+        paper: RetrievedPaper,
+        claim_vec: Sequence[float] | None = None,
+        skip: frozenset[str] = frozenset(),
     ) -> list[Support]:
-        """Every sentence of the paper's abstract ranked by support for the claim, best first."""
+        """Every sentence of the paper's abstract ranked by support for the claim, best first
+        (`skip`: claim terms that do not count, see `rank_support`)."""
         sents = split_sentences(paper.abstract) or [paper.title]
         vec = claim_vec if claim_vec is not None else self.text_vector(claim)
         defined = acronyms(paper.abstract)  # "MoE" in a sentence covers "mixture of experts"
@@ -140,6 +145,7 @@ class Evidence:
             self.embed_sentences,
             self.stats.idf,
             cover_texts=cover,
+            skip=skip,
         )
 
 
