@@ -25,6 +25,7 @@ _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 # well, and clearly better than the next source.
 ATTRIBUTE_MIN = 0.5
 ATTRIBUTE_MARGIN = 0.05
+QUOTE_TIE = 0.05  # quotes supported within this much of the best are a tie (best_quote)
 
 
 def marker_numbers(match: re.Match[str]) -> list[int]:
@@ -112,7 +113,7 @@ def attribute(text: str, contexts: list[RetrievedPaper], evidence: Evidence) -> 
 
 def cite(text: str, contexts: list[RetrievedPaper], evidence: Evidence) -> list[Citation]:
     """One Citation per source number used (numbered as in the text: by retrieval rank), with
-    the sentence of that paper that best supports a sentence citing it."""
+    the sentence of that paper that best supports a sentence citing it (`best_quote`)."""
     claims: dict[int, list[str]] = {}
     for sent in split_sentences(text):
         for n in dict.fromkeys(cited_numbers(sent)):
@@ -141,9 +142,12 @@ def best_quote(claims: list[str], paper: RetrievedPaper, evidence: Evidence) -> 
     """The abstract sentence that best supports any one of the claims citing the paper.
 
     Each claim is scored on its own (joining them would blur a specific claim, such as a
-    number, into the others); a sentence that states the claim's numbers is preferred.
+    number, into the others); a sentence that states the claim's numbers is preferred. Quoted
+    claims each support themselves fully, so near ties are common: among the sentences within
+    QUOTE_TIE of the best, the quote is the one supporting the earliest claim, the first
+    sentence citing the paper (float noise used to pick it).
     """
-    best, best_score = "", -1.0
+    scores: dict[str, float] = {}
     for claim in claims:
         numbers = set(_NUMBER.findall(claim))
         for sup in evidence.support(claim, paper)[:6]:
@@ -156,9 +160,12 @@ def best_quote(claims: list[str], paper: RetrievedPaper, evidence: Evidence) -> 
                     * len(numbers & set(_NUMBER.findall(display_text(sup.sentence))))
                     / len(numbers)
                 )
-            if score > best_score:
-                best, best_score = sup.sentence, score
-    return best or (split_sentences(paper.abstract) or [paper.title])[0]
+            scores[sup.sentence] = max(score, scores.get(sup.sentence, score))
+    if not scores:
+        return (split_sentences(paper.abstract) or [paper.title])[0]
+    top = max(scores.values())
+    near = [s for s, v in scores.items() if v >= top - QUOTE_TIE]
+    return near[0]
 
 
 def first_marker(text: str, n: int) -> int:
