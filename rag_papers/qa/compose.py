@@ -77,6 +77,7 @@ DENSE_FLOOR = 0.28
 _LIST = re.compile(
     r"\b(?:which|what)\s+(?:[\w'-]+\s+){0,5}?(?:papers|works|studies|methods|approaches|techniques"
     r"|objectives|models|systems|design choices|strategies|datasets|benchmarks)\b"
+    r"(?!\s+(?:did|does|has|had)\s+it\b)"  # "what models did it produce": one paper's output
     # "Compare A and B" asks for several papers; "how does X compare with Y" for one paper's
     # comparison of X against Y
     r"|(?:^|[.;:?!]\s*)compare\b|\bcomparison\b|\bthe collection\b|\bpapers\b"

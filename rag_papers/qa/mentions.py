@@ -11,9 +11,10 @@ import re
 
 from rag_papers.qa.evidence import COUNT_WORDS, content_terms, states_number, stopwords
 
-# The second side ends where the clause does: "…with B, and what does each …" asks more.
+# The second side ends where the clause does: "…with B, and what does each …" asks more; the
+# first never crosses a comma ("how does X combine open models, and what models did it …").
 _COMBINE = re.compile(
-    r"\bcombin\w*\s+(.+?)\s+(?:with|and)\s+(.+?)\s*"
+    r"\bcombin\w*\s+([^,;:?.]+?)\s+(?:with|and)\s+(.+?)\s*"
     r"(?:[,;:?.]|\s(?:and|or)\s+(?:what|how|which|why|where|when|do|does|did|is|are)\b|$)",
     re.IGNORECASE,
 )

@@ -136,6 +136,12 @@ RARE_NAME_SHARE = 0.008
 TOPIC_TITLES = 2  # a name in more retrieved titles than this is a topic word, not a paper's name
 
 _CAPITALISED = re.compile(r"\b[A-Z][\w-]*")
+# A quoted example the question gives ("a two-step prompt such as 'the capital of …'") is
+# not what it asks about: its names are not the paper's.
+_QUOTED_EXAMPLE = re.compile(
+    r"\b(?:such as|e\.g\.,?|for example,?|for instance,?|like)\s+['\"‘“][^'\"’”]*['\"’”]",
+    re.IGNORECASE,
+)
 _QUOTED = re.compile(r"(?<!\w)['\"‘“]([^'\"‘’“”]{3,}?)['\"’”](?!\w)")
 _COMPARE = re.compile(r"^\s*compare\b|\bdiffer(?:ence)?s?\b", re.IGNORECASE)
 # Two things named together and asked about each: "A and B both …", "RakutenAI-7B and CT-LLM
@@ -199,6 +205,7 @@ class Names:
         LiRank, not Which) and names with two capitals
         (sDPO) that few chunks contain, each with its stemmed term: a paper with one in its
         title is what the question names."""
+        asked = _QUOTED_EXAMPLE.sub(" ", asked)  # "a prompt such as '… the Eiffel Tower …'"
         words = _CAPITALISED.findall(asked)
         if words and not looks_like_name(words[0]):  # "Which", not "LiRank and Wukong both…"
             words = words[1:]
