@@ -3,9 +3,14 @@ names it asks about. Each case is a question the pipeline once misread."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rag_papers.qa.compose import question_shape
 from rag_papers.qa.mentions import combined_sides
 from rag_papers.qa.naming import Names
+
+if TYPE_CHECKING:
+    from rag_papers.qa.pipeline import Pipeline
 
 
 class FewChunks:
@@ -51,3 +56,26 @@ def test_names_inside_a_quoted_example_are_not_what_the_question_asks_about() ->
     titled = "Compare what 'Repeat After Me' and Mamba find about copying."
     assert "Mamba" in names.rare_words(titled)  # a quoted title is no example: names stay
     assert "Repeat" in names.rare_words(titled)
+
+
+def test_asking_how_a_named_benchmark_is_made() -> None:
+    from rag_papers.qa.naming import asks_how_made
+
+    assert asks_how_made(
+        "CoBBLEr", "Which biases does the CoBBLEr benchmark test, and how is it built?"
+    )
+    assert asks_how_made("GAIA", "What kinds of questions make up the GAIA benchmark?")
+    assert not asks_how_made("GAIA", "Which assistants score best on the GAIA benchmark?")
+    assert not asks_how_made("CoBBLEr", "How was CoBBLEr built?")  # not said to be a benchmark
+
+
+def test_a_benchmark_a_paper_only_evaluates_on_does_not_answer_how_it_is_made(
+    sample_pipeline: Pipeline,
+) -> None:
+    """FLAMe's abstract reports a result "on the CoBBLEr autorater bias benchmark"; it does
+    not say what CoBBLEr tests or how it was built. BIOMEDICA's paper brings its dataset."""
+    asked = "Which biases does the CoBBLEr benchmark test in LLM autoraters, and how is it built?"
+    assert sample_pipeline.run(asked).abstained
+    ans = sample_pipeline.run("How was the BIOMEDICA dataset constructed?")
+    assert not ans.abstained
+    assert ans.citations[0].title.startswith("BIOMEDICA")

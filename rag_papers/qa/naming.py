@@ -194,6 +194,22 @@ def _subject_position(name: str) -> re.Pattern[str]:
     )
 
 
+# What a dataset or benchmark is made of, or how it was made: only the paper that brings it
+# answers ("Which tasks make up the Continual-World benchmark?", not a paper evaluated on it).
+_HOW_MADE = re.compile(
+    r"\b(?:make|makes|made) up\b|\bconsists?\b|\bcomposed\b|\bcollected\b|\bconstructed\b"
+    r"|\b(?:built|created|curated|annotated)\b",
+    re.IGNORECASE,
+)
+_COLLECTION = r"(?:benchmark|dataset|data set|corpus|suite|leaderboard)s?"
+
+
+def asks_how_made(name: str, asking: str) -> bool:
+    """Does the question ask what the named dataset or benchmark is made of, or how?"""
+    named = re.search(rf"(?<![\w-]){re.escape(name)}\s+{_COLLECTION}\b", asking, re.IGNORECASE)
+    return named is not None and _HOW_MADE.search(asking) is not None
+
+
 class Names:
     """What a question names, judged against the collection's term statistics."""
 
@@ -246,7 +262,11 @@ class Names:
         ]
         # "How does ZeRO-Infinity partition …": the name the question is about must be the
         # paper's subject, not a system it measures itself against.
-        topics = [n for n in [*names, *versions] if _subject_position(n).search(asking)]
+        topics = [
+            n
+            for n in [*names, *versions]
+            if _subject_position(n).search(asking) or asks_how_made(n, asking)
+        ]
         found = []
         for pe in papers:
             title, abstract = pe.paper.title, pe.paper.abstract
