@@ -65,6 +65,7 @@ def test_asking_how_a_named_benchmark_is_made() -> None:
         "CoBBLEr", "Which biases does the CoBBLEr benchmark test, and how is it built?"
     )
     assert asks_how_made("GAIA", "What kinds of questions make up the GAIA benchmark?")
+    assert asks_how_made("FLEURS", "Which languages does the FLEURS speech benchmark cover?")
     assert not asks_how_made("GAIA", "Which assistants score best on the GAIA benchmark?")
     assert not asks_how_made("CoBBLEr", "How was CoBBLEr built?")  # not said to be a benchmark
 

@@ -198,7 +198,7 @@ def _subject_position(name: str) -> re.Pattern[str]:
 # answers ("Which tasks make up the Continual-World benchmark?", not a paper evaluated on it).
 _HOW_MADE = re.compile(
     r"\b(?:make|makes|made) up\b|\bconsists?\b|\bcomposed\b|\bcollected\b|\bconstructed\b"
-    r"|\b(?:built|created|curated|annotated)\b",
+    r"|\b(?:built|created|curated|annotated|recorded)\b|\b(?:cover|contain|include)s?\b",
     re.IGNORECASE,
 )
 _COLLECTION = r"(?:benchmark|dataset|data set|corpus|suite|leaderboard)s?"
@@ -206,7 +206,9 @@ _COLLECTION = r"(?:benchmark|dataset|data set|corpus|suite|leaderboard)s?"
 
 def asks_how_made(name: str, asking: str) -> bool:
     """Does the question ask what the named dataset or benchmark is made of, or how?"""
-    named = re.search(rf"(?<![\w-]){re.escape(name)}\s+{_COLLECTION}\b", asking, re.IGNORECASE)
+    named = re.search(
+        rf"(?<![\w-]){re.escape(name)}\s+(?:[\w-]+\s+)?{_COLLECTION}\b", asking, re.IGNORECASE
+    )  # "the FLEURS speech benchmark"
     return named is not None and _HOW_MADE.search(asking) is not None
 
 
