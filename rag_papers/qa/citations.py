@@ -145,7 +145,7 @@ def best_quote(claims: list[str], paper: RetrievedPaper, evidence: Evidence) -> 
     number, into the others); a sentence that states the claim's numbers is preferred. Quoted
     claims each support themselves fully, so near ties are common: among the sentences within
     QUOTE_TIE of the best, the quote is the one supporting the earliest claim, the first
-    sentence citing the paper (float noise used to pick it).
+    sentence citing the paper (rather than whichever float noise favours).
     """
     scores: dict[str, float] = {}
     for claim in claims:

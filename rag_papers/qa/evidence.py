@@ -404,13 +404,14 @@ def rank_support(
     texts = cover_texts if cover_texts is not None else sentences
     words = [text_terms(s) for s in texts]
     covs = [coverage(claim_terms, w, idf) for w in words]
-    chosen = sorted(range(len(sentences)), key=lambda i: (-covs[i], i))[:shortlist]
+
+    def best(scores: list[float]) -> list[int]:  # ties: the earlier sentence
+        return sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:shortlist]
+
+    chosen = best(covs)
     rest = [t for t in claim_terms if t not in skip]
     if skip and rest:
-        unnamed = [coverage(rest, w, idf) for w in words]
-        for i in sorted(range(len(sentences)), key=lambda i: (-unnamed[i], i))[:shortlist]:
-            if i not in chosen:
-                chosen.append(i)
+        chosen += [i for i in best([coverage(rest, w, idf) for w in words]) if i not in chosen]
     if sentences and 0 not in chosen:
         chosen.append(0)
     vecs = dict(zip(chosen, embed([sentences[i] for i in chosen]), strict=False))

@@ -133,7 +133,8 @@ class Evidence:
         skip: frozenset[str] = frozenset(),
     ) -> list[Support]:
         """Every sentence of the paper's abstract ranked by support for the claim, best first
-        (`skip`: claim terms that do not count, see `rank_support`)."""
+        (`skip`: claim terms, such as the paper's own name, left out when choosing which
+        sentences to embed; they still count in coverage. See `rank_support`)."""
         sents = split_sentences(paper.abstract) or [paper.title]
         vec = claim_vec if claim_vec is not None else self.text_vector(claim)
         defined = acronyms(paper.abstract)  # "MoE" in a sentence covers "mixture of experts"
