@@ -58,6 +58,22 @@ def test_names_inside_a_quoted_example_are_not_what_the_question_asks_about() ->
     assert "Repeat" in names.rare_words(titled)
 
 
+def test_examples_of_a_kind_and_an_owner_are_not_what_the_question_names() -> None:
+    names = Names(FewChunks())  # type: ignore[arg-type]
+    dialects = (
+        "How can one on-device language model cover American, British, Indian and other "
+        "dialects of English?"
+    )
+    assert set(names.rare_words(dialects)) == {"English"}
+    owned = "How were Microsoft's multilingual E5 embedding models trained?"
+    assert set(names.rare_words(owned)) == {"E5"}
+    # a possessive before no name is the subject itself; a name with capitals inside stays
+    assert set(names.rare_words("How does Mixtral's router pick experts?")) == {"Mixtral"}
+    assert "LLaMA" in names.rare_words("How does LLaMA's MLP differ from GPT-2?")
+    # a plain list of names is no list of examples
+    assert set(names.rare_words("Compare Mamba, RWKV and RetNet.")) == {"Mamba", "RWKV", "RetNet"}
+
+
 def test_asking_how_a_named_benchmark_is_made() -> None:
     from rag_papers.qa.naming import asks_how_made
 

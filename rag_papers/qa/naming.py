@@ -142,6 +142,12 @@ _QUOTED_EXAMPLE = re.compile(
     r"\b(?:such as|e\.g\.,?|for example,?|for instance,?|like)\s+['\"‘“][^'\"’”]*['\"’”]",
     re.IGNORECASE,
 )
+# Names the question gives as examples of a kind ("American, British, Indian and other
+# dialects") or as the owner of what it asks about ("Microsoft's multilingual E5": the question
+# is about E5; its paper need not say who made it). An owner is an ordinary capitalised word
+# (one capital, no digit) before a name within two words.
+_EXAMPLE_LIST = re.compile(r"(?:\b[A-Z][\w-]*,\s+)+[A-Z][\w-]*,?\s+(?:and|or)\s+other\b")
+_OWNER = re.compile(r"\b[A-Z][a-z]+(?:'s|’s)\s+(?=(?:[a-z][\w-]*\s+){0,2}[\w-]*[A-Z0-9])")
 _QUOTED = re.compile(r"(?<!\w)['\"‘“]([^'\"‘’“”]{3,}?)['\"’”](?!\w)")
 _COMPARE = re.compile(r"^\s*compare\b|\bdiffer(?:ence)?s?\b", re.IGNORECASE)
 # Two things named together and asked about each: "A and B both …", "RakutenAI-7B and CT-LLM
@@ -224,6 +230,7 @@ class Names:
         (sDPO) that few chunks contain, each with its stemmed term: a paper with one in its
         title is what the question names."""
         asked = _QUOTED_EXAMPLE.sub(" ", asked)  # "a prompt such as '… the Eiffel Tower …'"
+        asked = _OWNER.sub(" ", _EXAMPLE_LIST.sub(" ", asked))
         words = _CAPITALISED.findall(asked)
         if words and not looks_like_name(words[0]):  # "Which", not "LiRank and Wukong both…"
             words = words[1:]
