@@ -96,3 +96,18 @@ def test_a_benchmark_a_paper_only_evaluates_on_does_not_answer_how_it_is_made(
     ans = sample_pipeline.run("How was the BIOMEDICA dataset constructed?")
     assert not ans.abstained
     assert ans.citations[0].title.startswith("BIOMEDICA")
+
+
+def test_points_of_a_named_metric_are_stated_by_the_metric() -> None:
+    """ "How many BLEU points" asks for BLEU: "+2.67 BLEU" states it, a bare number does not."""
+    from rag_papers.qa.mentions import states_quantity
+    from rag_papers.qa.naming import quantity_terms
+
+    q = "How many BLEU points on average does it add over the previous state of the art?"
+    assert quantity_terms(q) == ["bleu point"]
+    assert states_quantity(
+        "It improves the state of the art by +2.67 BLEU on average.", "bleu point", q
+    )
+    assert not states_quantity("It trains on 4 GPUs for 3 days.", "bleu point", q)
+    assert states_quantity("Accuracy rises by 3.2% over RAG.", "accuraci point", q)
+    assert quantity_terms("By how many points does it improve accuracy?") == ["point"]

@@ -83,7 +83,7 @@ SAID_AS = {
 }
 
 # A score is stated by its metric's name alone: "a Binary F1 of 93.4", "BLEU of 31.2".
-NAMED_BY_METRIC = frozenset(["score"])
+NAMED_BY_METRIC = frozenset(["score", "point"])
 
 
 def states_quantity(sentence: str, head: str, question: str) -> bool:

@@ -115,7 +115,7 @@ COMPARATIVES = frozenset(
 )
 
 # Quantity nouns that say little alone: "what batch size" asks for a batch size, not any size.
-GENERIC_QUANTITIES = frozenset(["size", "rate", "number", "score", "ratio", "count"])
+GENERIC_QUANTITIES = frozenset(["size", "rate", "number", "score", "ratio", "count", "point"])
 
 
 def looks_like_name(word: str) -> bool:
