@@ -1,11 +1,17 @@
 """The role of an abstract's sentence: what the paper does (a contribution: "we propose", "our
 results show") or its setting and motivation (background: "Recent works have shown", "A major
 drawback of …"). Answers quote contributions first; the priors here shift a sentence's support.
+
+A one-paper answer also says what the paper brings and how well it works (`completed`): its
+best contribution sentence and its best result sentence ("outperforms", "experiments show",
+"2.3x faster") join the quoted ones when none of them is one.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
 
 CONTRIBUTION_BONUS = 0.06
 BACKGROUND_PENALTY = 0.08
@@ -40,6 +46,56 @@ _BACKGROUND = re.compile(
 )
 
 
+# How well the paper's own work does: a comparison won, a result reported, a gain measured.
+_RESULT = re.compile(
+    r"\b(?:outperform\w*|surpass\w*|state[- ]of[- ]the[- ]art|(?:sets?|establish\w*) (?:a )?new"
+    r"|(?:experiments?|results?|evaluations?|analys[ie]s|studies|tests?)\b(?:\s+[\w-]+){0,4}?"
+    r"\s+(?:show|demonstrate|indicate|reveal|confirm|suggest|verify|validate)\w*"
+    r"|(?:we|our [\w-]+) (?:show|demonstrate|find|observe|confirm|verify)s? that"
+    r"|improv(?:es|ed|ing|ements?)(?:\s+[\w-]+){0,5}?\s+(?:by|over)"
+    r"|achiev(?:es|ed|ing)(?:\s+[\w-]+){0,3}?\s+(?:accuracy|performance|results?|scores?|speed-?ups?"
+    r"|gains?|improvements?|state|comparable|competitive|better|higher|superior)"
+    r"|\d(?:\.\d+)?\s?(?:%|x\b|×|times\b))",
+    re.IGNORECASE,
+)
+# A goal is not a result: "The goal is to minimize … while achieving desired performance".
+_GOAL = re.compile(r"^(?:the|our) (?:goal|aim|objective)\b|\b(?:we aim|aims?) to\b", re.IGNORECASE)
+
+
+def is_contribution(sentence: str) -> bool:
+    """It says what the paper does ("we propose", "this paper", "our results show")."""
+    return bool(_CONTRIBUTION.search(sentence)) and not _BACKGROUND.search(sentence)
+
+
+def states_result(sentence: str) -> bool:
+    """It reports how well the paper's own work does ("outperforms", "experiments show")."""
+    return bool(_RESULT.search(sentence)) and not (
+        _BACKGROUND.search(sentence) or _GOAL.search(sentence)
+    )
+
+
+class HasSentence(Protocol):
+    @property
+    def sentence(self) -> str: ...
+
+
+S = TypeVar("S", bound=HasSentence)
+
+
+def completed(picks: Sequence[S], ranked: Sequence[S], cap: int) -> list[S]:
+    """`picks` with the best-ranked contribution and result sentences of `ranked` added when
+    no pick is one, while there are fewer than `cap`."""
+    out = list(picks)
+    role: Callable[[str], bool]
+    for role in (is_contribution, states_result):
+        if len(out) >= cap or any(role(s.sentence) for s in out):
+            continue
+        extra = next((s for s in ranked if s not in out and role(s.sentence)), None)
+        if extra is not None:
+            out.append(extra)
+    return out
+
+
 def sentence_prior(sentence: str, index: int = 1) -> float:
     """Contribution sentences up, background and motivation down (an abstract's first
     sentence is its setting unless it says what the paper does)."""
@@ -53,4 +109,11 @@ def sentence_prior(sentence: str, index: int = 1) -> float:
     return prior
 
 
-__all__ = ["BACKGROUND_PENALTY", "CONTRIBUTION_BONUS", "sentence_prior"]
+__all__ = [
+    "BACKGROUND_PENALTY",
+    "CONTRIBUTION_BONUS",
+    "completed",
+    "is_contribution",
+    "sentence_prior",
+    "states_result",
+]
