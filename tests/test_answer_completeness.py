@@ -1,5 +1,5 @@
 """A one-paper answer says what the paper brings and how well it works; a comparison of two
-papers says how each works. Each case is an answer that once quoted only the paper's setting."""
+papers says the same of each. Each case is an answer that once quoted only the paper's setting."""
 
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ def test_a_comparison_of_two_says_how_each_works(mamba_pipeline: Pipeline) -> No
     entries = compared.text.split("\n\n")
     moe = next(e for e in entries if e.startswith("MoE-Mamba:"))
     assert "they should be combined with MoE" in moe  # what MoE-Mamba proposes, not only results
-    assert max(map(_sentences, entries)) == 3
+    assert max(map(_sentences, entries)) in (3, 4)
     listed = mamba_pipeline.run(
         "Which papers combine Mamba state space models with mixture of experts?"
     )
