@@ -74,6 +74,16 @@ def test_boilerplate_sentences_are_recognised() -> None:
     assert is_boilerplate("Code is available at github.com/x/y.")
     assert is_boilerplate("Our code and models will be made publicly available.")
     assert not is_boilerplate("We propose HNeRV, a hybrid neural representation for videos.")
+    assert is_boilerplate(
+        "Both the base and instruct models are released under the Apache 2.0 license."
+    )
+    assert is_boilerplate("SaulLM-7B is released under the MIT License.")
+    # a licence or copyright named as content is no licence line
+    assert not is_boilerplate(
+        "Our 24B model (an accuracy of 87.8%) is the best generative model trained only on "
+        "permissively licensed data."
+    )
+    assert not is_boilerplate("PASS only contains images with CC-BY license, addressing copyright.")
 
 
 def test_renumber_by_first_appearance_keeps_the_rank() -> None:

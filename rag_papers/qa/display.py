@@ -101,7 +101,9 @@ _URL = re.compile(
 _BOILER = re.compile(
     r"\b(?:project (?:page|website)|code(?:s| base|base)?(?: and [\w ]+)? (?:is|are|will be|has been|have been)"
     r" (?:made )?(?:publicly |freely |openly )?(?:available|released)|available at|open[- ]?sourced? at"
-    r"|licen[cs]e[ds]?\b|copyright|©|accepted (?:at|to|by|for)|to appear in|camera[- ]ready|\d+ pages\b"
+    # a licence line ("released under the MIT license"), not "permissively licensed data"
+    r"|\bunder (?:the |an? |open )?(?:[\w.-]+ ){0,3}licen[cs]es?\b|\blicen[cs]ed under\b"
+    r"|\bcopyright (?:\d{4}|©|\(c\))|©|accepted (?:at|to|by|for)|to appear in|camera[- ]ready|\d+ pages\b"
     r"|supplementary material|demo (?:is|can be)|(?:see|visit) (?:our|the) (?:project|website|page))",
     re.I,
 )
