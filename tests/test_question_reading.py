@@ -111,3 +111,19 @@ def test_points_of_a_named_metric_are_stated_by_the_metric() -> None:
     assert not states_quantity("It trains on 4 GPUs for 3 days.", "bleu point", q)
     assert states_quantity("Accuracy rises by 3.2% over RAG.", "accuraci point", q)
     assert quantity_terms("By how many points does it improve accuracy?") == ["point"]
+
+
+def test_baselines_the_question_also_asks_about_do_not_hide_its_paper(
+    sample_pipeline: Pipeline,
+) -> None:
+    """The question's own subject is the 24B autorater; GPT-4-0125 and GPT-4o are what the
+    paper measures it against, named in passing. One name the paper owns is enough."""
+    ans = sample_pipeline.run(
+        "What RewardBench accuracy does the 24B autorater trained on permissively licensed "
+        "human judgments reach, and what do GPT-4-0125 and GPT-4o score?"
+    )
+    assert not ans.abstained, ans.text
+    assert [c.title for c in ans.citations] == [
+        "Foundational Autoraters: Taming Large Language Models for Better Automatic Evaluation"
+    ]
+    assert "87.8%" in ans.text  # its licence words do not make the sentence boilerplate

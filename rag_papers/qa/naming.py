@@ -283,9 +283,12 @@ class Names:
             if (
                 all(t in pe.terms or spelled_out(w, text) for w, t in names.items())
                 and all(v.search(text) for v in versions.values())
-                and not any(
-                    n.lower() not in title.lower() and mentioned_in_passing(n, abstract)
-                    for n in subjects
+                and not (
+                    subjects
+                    and all(
+                        n.lower() not in title.lower() and mentioned_in_passing(n, abstract)
+                        for n in subjects
+                    )
                 )
                 and all(subject_of(n, title, abstract) for n in topics)
             ):
