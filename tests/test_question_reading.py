@@ -127,3 +127,16 @@ def test_baselines_the_question_also_asks_about_do_not_hide_its_paper(
         "Foundational Autoraters: Taming Large Language Models for Better Automatic Evaluation"
     ]
     assert "87.8%" in ans.text  # its licence words do not make the sentence boilerplate
+
+
+def test_a_year_or_a_count_is_no_name() -> None:
+    """ "Since the 2012 ImageNet breakthrough": a collection that never writes 2012 can still
+    hold the survey; a name with a digit (GPT-4, 24B) stays a name."""
+    from rag_papers.qa.naming import specific_terms
+
+    words = [w for w, _ in specific_terms("A review of deep learning since the 2012 ImageNet win")]
+    assert words == ["ImageNet"]
+    words = [
+        w for w, _ in specific_terms("How does GPT-4 compare with the 24B model on 100 tasks?")
+    ]
+    assert words == ["GPT", "24B"]

@@ -78,7 +78,7 @@ def specific_terms(question: str) -> list[tuple[str, str]]:
     for word in WORD.findall(question):
         for part in word.split("-"):
             low = part.lower()
-            if len(low) < 2 or low in stopwords():
+            if len(low) < 2 or low in stopwords() or low.isdigit():  # a year or count: no name
                 continue
             named = sum(ch.isupper() for ch in part) >= 2 or any(ch.isdigit() for ch in part)
             rare = bool(common) and low.isalpha() and len(low) >= 6 and low not in common
