@@ -140,3 +140,37 @@ def test_a_year_or_a_count_is_no_name() -> None:
         w for w, _ in specific_terms("How does GPT-4 compare with the 24B model on 100 tasks?")
     ]
     assert words == ["GPT", "24B"]
+
+
+class Titled:
+    """A retrieved paper's evidence as naming reads it: the paper and its terms."""
+
+    def __init__(self, title: str) -> None:
+        from rag_papers.qa.evidence import text_terms
+        from rag_papers.types import RetrievedPaper
+
+        self.paper = RetrievedPaper(title, title, "An abstract.", 0.01)
+        self.terms = text_terms(title)
+
+
+def test_a_compared_name_and_a_title_phrase_find_their_own_papers() -> None:
+    """ "SDXL-Lightning" is not AnimateDiff-Lightning's name; "Latent Adversarial Diffusion
+    Distillation" is the phrase of its paper's title."""
+
+    class OneRareName(FewChunks):  # only SDXL-Lightning's words are rare
+        def df(self, term: str) -> int:
+            return 2 if term in {"sdxl", "lightn", "lightning"} else 500
+
+    names = Names(OneRareName())  # type: ignore[arg-type]
+    asked = (
+        "How do SDXL-Lightning and Latent Adversarial Diffusion Distillation differ in how "
+        "they turn diffusion models into few-step generators?"
+    )
+    sdxl = Titled("SDXL-Lightning: Progressive Adversarial Diffusion Distillation")
+    animate = Titled("AnimateDiff-Lightning: Cross-Model Diffusion Distillation")
+    ladd = Titled(
+        "Fast High-Resolution Image Synthesis with Latent Adversarial Diffusion Distillation"
+    )
+    assert names.compared(asked, [sdxl, animate, ladd]) == [sdxl]
+    assert names.title_phrase(asked, [animate, ladd]) is ladd
+    assert names.title_phrase("Compare how M2TRec and the cold-start method work.", [ladd]) is None

@@ -231,19 +231,20 @@ class Composer:
 
     def choose(self, question: str, papers: list[PaperEvidence], shape: str) -> list[PaperEvidence]:
         """The papers to cite: the best, and for lists every paper close enough to it."""
-        usable = [p for p in papers if p.sentences]
+        usable, asked = [p for p in papers if p.sentences], strip_context(question)
         top = self.lead(question, usable, shape)
         if shape != "list":
             return [top]
-        names = own_names(self.names.rare_words(strip_context(question)), usable)
-        sides = combined_sides(strip_context(question))
+        names = own_names(self.names.rare_words(asked), usable)
+        sides = combined_sides(asked)
         if sides:  # "which papers combine A with B": only papers that have both
             vectors: dict[str, list[float]] = {}
             usable = [p for p in usable if self.covers_all(sides, p, vectors)] or usable
             top = max(usable, key=lambda p: p.relevance)
-        compared = self.names.compared(strip_context(question), usable)
+        compared = self.names.compared(asked, usable)
         if len(compared) == 1:  # "Compare how M2TRec and the contrastive cold-start …": the
-            other = max((p for p in usable if p not in compared), key=lambda p: p.relevance)
+            rest = [p for p in usable if p not in compared]  # or the one a title phrase names
+            other = self.names.title_phrase(asked, rest) or max(rest, key=lambda p: p.relevance)
             if other.relevance >= LIST_RATIO * top.relevance:  # described one is the best other
                 compared = sorted([*compared, other], key=lambda p: p.rank)
         if compared:

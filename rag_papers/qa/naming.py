@@ -148,6 +148,7 @@ _QUOTED_EXAMPLE = re.compile(
 # (one capital, no digit) before a name within two words.
 _EXAMPLE_LIST = re.compile(r"(?:\b[A-Z][\w-]*,\s+)+[A-Z][\w-]*,?\s+(?:and|or)\s+other\b")
 _OWNER = re.compile(r"\b[A-Z][a-z]+(?:'s|’s)\s+(?=(?:[a-z][\w-]*\s+){0,2}[\w-]*[A-Z0-9])")
+_TITLE_PHRASE = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w-]*(?:\s+[A-Z][\w-]*)+")
 _QUOTED = re.compile(r"(?<!\w)['\"‘“]([^'\"‘’“”]{3,}?)['\"’”](?!\w)")
 _COMPARE = re.compile(r"^\s*compare\b|\bdiffer(?:ence)?s?\b", re.IGNORECASE)
 # Two things named together and asked about each: "A and B both …", "RakutenAI-7B and CT-LLM
@@ -161,6 +162,10 @@ BOTH_NAMED = (
     r"|make|approach)\w*\b"
 )
 _BOTH_NAMED = re.compile(BOTH_NAMED, re.IGNORECASE)
+
+
+def _whole(word: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\w-]){re.escape(word)}(?![\w-])", re.IGNORECASE)
 
 
 def own_names(names: dict[str, str], papers: Sequence[PaperTerms]) -> dict[str, str]:
@@ -314,6 +319,17 @@ class Names:
                 out.append(pe)
         return out
 
+    @staticmethod
+    def title_phrase(asked: str, papers: list[P]) -> P | None:
+        """The one paper whose title holds a phrase of two or more capitalised words the
+        question uses ("how do SDXL-Lightning and Latent Adversarial Diffusion Distillation
+        differ": "Fast High-Resolution Image Synthesis with Latent Adversarial Diffusion …")."""
+        for phrase in _TITLE_PHRASE.findall(asked):
+            found = [pe for pe in papers if _whole(phrase).search(pe.paper.title)]
+            if len(found) == 1:
+                return found[0]
+        return None
+
     def compared(self, asked: str, usable: list[P]) -> list[P]:
         """ "Compare how Medusa and EAGLE…", "Compare what 'Repeat After Me' and …": the papers
         of the compared names or quoted titles when each has one, else []. A paper is a
@@ -333,11 +349,16 @@ class Names:
         if both and not _COMPARE.search(asked) and len(keys) < 2:
             return []  # "which papers …, and what does each add?" names no two papers
         titles = {t for p in usable for t in content_terms(p.paper.title)}
+        # "SDXL-Lightning" is SDXL-Lightning's paper, not AnimateDiff-Lightning's, when a
+        # retrieved title carries it whole
+        whole = {w for w, _ in keys if any(_whole(w).search(p.paper.title) for p in usable)}
 
         def has(p: P, word: str, term: str) -> bool:
             title, abstract = p.paper.title, p.paper.abstract
             if quoted:
                 return word in title.lower()
+            if word in whole:
+                return bool(_whole(word).search(title))
             if term in titles:  # a paper titled with the name is the name's paper
                 return term in content_terms(title)
             own = len(re.findall(rf"(?<![\w-]){re.escape(word)}", abstract)) >= 2
