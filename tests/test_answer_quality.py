@@ -385,6 +385,10 @@ def test_what_others_did_is_background_and_what_the_paper_does_is_not() -> None:
         "One powerful approach that has addressed this challenge involves pre-training.",
         "Click-Through Rate prediction is an important task in recommender systems.",
         "It is an interesting but unexplored question whether users should edit scores.",
+        # the question an abstract asks itself: its motivation, quoted as a statement before
+        "This leads us to ask: can we design a representation that adapts to many tasks?",
+        "Do T2I models generate diverse outputs on underspecified prompts?",
+        'They ask: "can we localize the weights a model uses to memorize paragraphs?"',
     ],
 )
 def test_the_setting_and_its_difficulties_are_background(setting: str) -> None:

@@ -41,7 +41,9 @@ _BACKGROUND = re.compile(
     r"|^one (?:powerful|convenient|common|popular|promising) (?:approach|way|method|solution)\b"
     r"|\b(?:often|usually|still) struggle\b|\bthere(?:'s| is) an? (?:pressing|growing|critical|urgent) need\b"
     r"|\bis an? (?:important|fundamental|crucial|critical|general|long-standing|promising) (?:task|problem|research problem|alternative|direction)\b"
-    r"|\bhas been (?:widely|extensively) (?:studied|used|adopted|explored)\b",
+    r"|\bhas been (?:widely|extensively) (?:studied|used|adopted|explored)\b"
+    # a question the abstract asks is its motivation: "This leads us to ask: can we …?"
+    r"|\?[\"'”’)]*$|\bleads? us to ask\b",
     re.IGNORECASE,
 )
 
