@@ -123,11 +123,16 @@ _OWN_PLACE = re.compile(
 _SENTENCE_START = re.compile(r"(?:^|[.!?]\s+)(?=[^.!?]*$)")
 
 
+def whole_word(word: str, flags: int = re.IGNORECASE) -> re.Pattern[str]:
+    """The word on its own: not inside a longer name ("Lightning" in "SDXL-Lightning")."""
+    return re.compile(rf"(?<![\w-]){re.escape(word)}(?![\w-])", flags)
+
+
 def mentioned_in_passing(name: str, text: str) -> bool:
     """Is every mention of the name in the text an example or a point of comparison? False
     when the text never mentions it. `text` is an abstract (a title naming it is not
     passing)."""
-    found = list(re.finditer(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text, re.IGNORECASE))
+    found = list(whole_word(name).finditer(text))
     if not found:
         return False
     for m in found:
@@ -167,16 +172,16 @@ def subject_of(name: str, title: str, abstract: str) -> bool:
     propose Fuyou"), or uses it twice, not in passing, without bringing a name of its own.
     False for "… outperforms DeepSpeed-MoE and Tutel" or "the state-of-the-art work
     ZeRO-Infinity suffers …" in a paper that presents FSMoE or Fuyou."""
-    pattern = rf"(?<![\w-]){re.escape(name)}(?![\w-])"
-    if re.search(pattern, title, re.IGNORECASE):
+    pattern = whole_word(name)
+    if pattern.search(title):
         return True
-    mentions = len(re.findall(pattern, abstract, re.IGNORECASE))
+    mentions = len(pattern.findall(abstract))
     if not mentions:
         return True  # named in other words (spelled out): judged elsewhere
     if mentioned_in_passing(name, abstract):
         return False
     declaring = _declaring(abstract)
-    if any(re.search(pattern, s, re.IGNORECASE) for s in declaring):
+    if any(pattern.search(s) for s in declaring):
         return True
     own = ":" in title and len(title.partition(":")[0].split()) <= 3
     if own or any(_NAMEISH.search(s) for s in declaring):

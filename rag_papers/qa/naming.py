@@ -25,6 +25,7 @@ from rag_papers.qa.mentions import (
     spelled_out,
     subject_of,
     versioned_names,
+    whole_word,
 )
 
 if TYPE_CHECKING:
@@ -164,10 +165,6 @@ BOTH_NAMED = (
 _BOTH_NAMED = re.compile(BOTH_NAMED, re.IGNORECASE)
 
 
-def _whole(word: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<![\w-]){re.escape(word)}(?![\w-])", re.IGNORECASE)
-
-
 def own_names(names: dict[str, str], papers: Sequence[PaperTerms]) -> dict[str, str]:
     """The names (word -> stemmed term) at most TOPIC_TITLES of the papers carry in their title."""
     titled = {w: sum(t in content_terms(p.paper.title) for p in papers) for w, t in names.items()}
@@ -271,7 +268,7 @@ class Names:
             n
             for n in [*names, *versions]
             if any(c.islower() or c.isdigit() for c in n)
-            and re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", asking)
+            and whole_word(n, flags=0).search(asking)
             and not mentioned_in_passing(n, asking)
         ]
         # "How does ZeRO-Infinity partition …": the name the question is about must be the
@@ -315,7 +312,7 @@ class Names:
             if common and not looks_like_name(head):
                 continue
             flags = 0 if common else re.IGNORECASE  # a name that is also a word: as written
-            if re.search(rf"(?<![\w-]){re.escape(head)}(?![\w-])", asked, flags):
+            if whole_word(head, flags).search(asked):
                 out.append(pe)
         return out
 
@@ -325,7 +322,7 @@ class Names:
         question uses ("how do SDXL-Lightning and Latent Adversarial Diffusion Distillation
         differ": "Fast High-Resolution Image Synthesis with Latent Adversarial Diffusion …")."""
         for phrase in _TITLE_PHRASE.findall(asked):
-            found = [pe for pe in papers if _whole(phrase).search(pe.paper.title)]
+            found = [pe for pe in papers if whole_word(phrase).search(pe.paper.title)]
             if len(found) == 1:
                 return found[0]
         return None
@@ -351,14 +348,14 @@ class Names:
         titles = {t for p in usable for t in content_terms(p.paper.title)}
         # "SDXL-Lightning" is SDXL-Lightning's paper, not AnimateDiff-Lightning's, when a
         # retrieved title carries it whole
-        whole = {w for w, _ in keys if any(_whole(w).search(p.paper.title) for p in usable)}
+        whole = {w for w, _ in keys if any(whole_word(w).search(p.paper.title) for p in usable)}
 
         def has(p: P, word: str, term: str) -> bool:
             title, abstract = p.paper.title, p.paper.abstract
             if quoted:
                 return word in title.lower()
             if word in whole:
-                return bool(_whole(word).search(title))
+                return bool(whole_word(word).search(title))
             if term in titles:  # a paper titled with the name is the name's paper
                 return term in content_terms(title)
             own = len(re.findall(rf"(?<![\w-]){re.escape(word)}", abstract)) >= 2
