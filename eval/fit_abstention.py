@@ -38,13 +38,13 @@ def collect(home: str, path: str) -> list[dict[str, object]]:
     for q in load_questions(path):
         contexts = pipeline.retriever.retrieve(q.question, k=pipeline.settings.k)
         papers = composer.analyse(q.question, contexts) if contexts else []
-        if not papers or composer.hard_reason(q.question, papers):
+        if not papers or composer.answerability.hard_reason(q.question, papers):
             continue
-        if composer.names_its_paper(q.question, papers):
+        if composer.answerability.names_its_paper(q.question, papers):
             continue
-        if composer.floor_reason(q.question, papers):
+        if composer.answerability.floor_reason(q.question, papers):
             continue
-        signals = composer.signals(q.question, papers)
+        signals = composer.answerability.signals(q.question, papers)
         rows.append(
             {
                 "file": Path(path).name,

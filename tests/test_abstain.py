@@ -102,9 +102,9 @@ def test_near_miss_topics_abstain_on_the_weighed_evidence(sample_pipeline, quest
     contexts = sample_pipeline.retriever.retrieve(question, k=sample_pipeline.settings.k)
     papers = composer.analyse(question, contexts)
     # only the weighing can refuse it
-    assert composer.hard_reason(question, papers) is None
-    assert composer.floor_reason(question, papers) is None
-    probability = unanswered_probability(composer.signals(question, papers))
+    assert composer.answerability.hard_reason(question, papers) is None
+    assert composer.answerability.floor_reason(question, papers) is None
+    probability = unanswered_probability(composer.answerability.signals(question, papers))
     assert probability >= ABSTAIN_PROBABILITY
     ans = sample_pipeline.run(question)
     assert ans.abstained and ans.text == CANNOT_ANSWER and not ans.citations

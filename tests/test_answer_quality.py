@@ -13,7 +13,6 @@ from fault_server import FaultServer
 from rag_papers.evaluation.run import check_floors, parse_floor
 from rag_papers.qa.chat import Assistant
 from rag_papers.qa.citations import CANNOT_ANSWER, StreamRenumber, cited_numbers, renumber
-from rag_papers.qa.compose import question_shape
 from rag_papers.qa.display import display_text, is_boilerplate
 from rag_papers.qa.evidence import states_number
 from rag_papers.qa.pipeline import Pipeline
@@ -23,6 +22,7 @@ from rag_papers.qa.replies import (
     opens_in_prompt,
     strip_reasoning,
 )
+from rag_papers.qa.shape import question_shape
 from rag_papers.qa.support import SentenceCache
 from rag_papers.settings import Settings
 from rag_papers.types import Answer, Citation

@@ -1,4 +1,4 @@
-"""Which papers an answer cites (qa/compose.Composer.choose): lists, comparisons and the one
+"""Which papers an answer cites (qa/choice.Chooser.choose): lists, comparisons and the one
 paper of a lookup."""
 
 from __future__ import annotations

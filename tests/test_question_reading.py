@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rag_papers.qa.compose import question_shape
 from rag_papers.qa.mentions import combined_sides
 from rag_papers.qa.naming import Names
+from rag_papers.qa.shape import question_shape
 
 if TYPE_CHECKING:
     from rag_papers.qa.pipeline import Pipeline

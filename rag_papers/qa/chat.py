@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rag_papers.qa import templates
-from rag_papers.qa.compose import ABOUT
 from rag_papers.qa.pipeline import Pipeline
 from rag_papers.qa.ports import PaperRetriever
 from rag_papers.qa.retrieve import Filters
+from rag_papers.qa.shape import ABOUT
 from rag_papers.qa.validate import validate_question
 from rag_papers.settings import Settings
 from rag_papers.types import Answer

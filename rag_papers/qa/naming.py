@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 
 class PaperTerms(Protocol):
-    """What naming reads of a retrieved paper's evidence (compose.PaperEvidence has it): the
+    """What naming reads of a retrieved paper's evidence (paper_evidence.PaperEvidence has it): the
     paper and the stemmed terms of its title and abstract."""
 
     @property

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from rag_papers import _offline  # noqa: F401
 from rag_papers.qa import citations as cites
 from rag_papers.qa.citations import CANNOT_ANSWER
-from rag_papers.qa.compose import ABOUT, Composer, question_shape, strip_context
+from rag_papers.qa.compose import Composer
 from rag_papers.qa.expand import add_named_papers
 from rag_papers.qa.ports import PaperRetriever
 from rag_papers.qa.prompting import build_messages, estimate_usage
@@ -35,6 +35,7 @@ from rag_papers.qa.replies import (
     strip_reasoning,
 )
 from rag_papers.qa.retrieve import Filters, Retriever
+from rag_papers.qa.shape import ABOUT, question_shape, strip_context
 from rag_papers.qa.support import Evidence
 from rag_papers.qa.validate import MODES, validate_k, validate_mode, validate_question
 from rag_papers.settings import Settings
