@@ -389,6 +389,12 @@ def test_what_others_did_is_background_and_what_the_paper_does_is_not() -> None:
         "This leads us to ask: can we design a representation that adapts to many tasks?",
         "Do T2I models generate diverse outputs on underspecified prompts?",
         'They ask: "can we localize the weights a model uses to memorize paragraphs?"',
+        # a growing field is the setting even when it "develops" something; an enumeration
+        # ("First, …") opens the sentence that sets the problem
+        "There is a growing body of work in recent years to develop pre-trained language "
+        "models (PLMs) for the Arabic language.",
+        "First, existing Arabic PLMs are not well-explored and their pre-training can be "
+        "improved significantly.",
     ],
 )
 def test_the_setting_and_its_difficulties_are_background(setting: str) -> None:

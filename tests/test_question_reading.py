@@ -174,3 +174,46 @@ def test_a_compared_name_and_a_title_phrase_find_their_own_papers() -> None:
     assert names.compared(asked, [sdxl, animate, ladd]) == [sdxl]
     assert names.title_phrase(asked, [animate, ladd]) is ladd
     assert names.title_phrase("Compare how M2TRec and the cold-start method work.", [ladd]) is None
+
+
+ARABIC = (
+    "In the study that re-examines how Arabic pre-trained language models are trained and "
+    "benchmarked, how many new encoder-only and how many encoder-decoder models were released?"
+)
+
+
+def test_the_noun_of_a_quantity_is_not_its_modifier() -> None:
+    """ "How many encoder-only and … encoder-decoder models" counts models: the abstract says
+    "three new Arabic BERT-style models … and two T5-style models", never "encoder-only"."""
+    from rag_papers.qa.mentions import states_quantity
+    from rag_papers.qa.naming import quantity_terms
+
+    assert quantity_terms(ARABIC) == ["model"]
+    assert quantity_terms("How many decoder-only models, and of what size, were trained?") == [
+        "model",
+        "size",
+    ]
+    assert quantity_terms("How many layers and heads does it have?") == ["layer"]
+    stated = "We release three new Arabic BERT-style models and two T5-style models."
+    assert states_quantity(stated, "model", ARABIC)
+    assert not states_quantity("We train models on Arabic text.", "model", ARABIC)
+
+
+def test_where_each_is_applied_asks_about_one_paper() -> None:
+    asked = (
+        "Is there a broad review of deep learning that walks through the main network "
+        "families, from convolutional nets to GANs, and where each is applied?"
+    )
+    assert question_shape(asked) == "lookup"
+    assert question_shape("RWKV and Mamba each propose what kind of recurrence?") == "list"
+
+
+def test_a_count_said_in_other_words_is_answered(sample_pipeline: Pipeline) -> None:
+    ans = sample_pipeline.run(ARABIC)
+    assert not ans.abstained, ans.text
+    assert [c.title for c in ans.citations] == [
+        "Revisiting Pre-trained Language Models and their Evaluation for Arabic Natural "
+        "Language Understanding"
+    ]
+    assert "three new Arabic BERT-style models" in ans.text
+    assert "There is a growing body of work" not in ans.text  # the setting, not the answer

@@ -80,6 +80,9 @@ SAID_AS = {
     "point": re.compile(r"^[\d.]+%$|^pp$"),
     # "how many times the training length": a multiple, "2.5x the input length"
     "time": re.compile(r"^(?:\d[\d.]*[x×]|fold|\d[\d.]*-fold)$", re.IGNORECASE),
+    # nouns too common to be terms (naming.COUNTED_NOUNS): "two T5-style models"
+    "model": re.compile(r"^models?$", re.IGNORECASE),
+    "paper": re.compile(r"^papers?$", re.IGNORECASE),
 }
 
 # A score is stated by its metric's name alone: "a Binary F1 of 93.4", "BLEU of 31.2".

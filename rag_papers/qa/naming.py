@@ -98,15 +98,41 @@ def quantity_terms(question: str) -> list[str]:
     for m in _QUANTITY.finditer(question):
         phrase = m.group(1) or m.group(2) or ""
         words: list[str] = []
+        cut = ""
         for word in phrase.split():  # the noun phrase ends at the first stop word ("were", "does")
             if words and (word.lower() in stopwords() or word.lower() in COMPARATIVES):
-                break  # or at a comparison: "how many dB better" asks for decibels
+                cut = word.lower()  # or at a comparison: "how many dB better" asks for decibels
+                break
             words.append(word)
+        if cut in COUNTED_NOUNS:  # "how many decoder-only models": models, whichever kind
+            heads.append(COUNTED_NOUNS[cut])
+            continue
+        if words and not noun_of_quantity(words[-1]):
+            continue  # "how many encoder-only and …": the noun is elided, the next phrase has it
         terms = content_terms(" ".join(words).replace("-", ""))  # "speed-ups" -> speedup
         if terms:  # a generic noun keeps the word before it: "batch size", "error rate"
             generic = terms[-1] in GENERIC_QUANTITIES and len(terms) > 1
             heads.append(" ".join(terms[-2:]) if generic else terms[-1])
     return list(dict.fromkeys(heads))
+
+
+# A hyphenated word ending so describes a noun, it is not one: "encoder-only", "BERT-style".
+_MODIFIER = re.compile(
+    r"-(?:only|style|based|like|level|free|aware|specific|scale|sized|shot|grained|wise|centric"
+    r"|oriented|driven|related|type)$",
+    re.IGNORECASE,
+)
+
+
+# Nouns the term statistics drop as too common, counted all the same: "how many encoder-decoder
+# models" asks for a number of models (stated as "two T5-style models"), not of "encoder-decoder".
+COUNTED_NOUNS = {"model": "model", "models": "model", "paper": "paper", "papers": "paper"}
+
+
+def noun_of_quantity(word: str) -> bool:
+    """Can the last word of "how many …" name the quantity? Not a modifier whose noun is elided
+    ("how many encoder-only and …"), nor a word with no content ("new")."""
+    return not _MODIFIER.search(word) and bool(content_terms(word.replace("-", "")))
 
 
 # Words that end a quantity's noun phrase: "how many dB better", "how many points higher".
@@ -156,7 +182,7 @@ _COMPARE = re.compile(r"^\s*compare\b|\bdiffer(?:ence)?s?\b", re.IGNORECASE)
 # each build …", "how do their … compare", "what does each propose".
 BOTH_NAMED = (
     # "X and Y both / each …", not "and what does each persona consist of" (one thing's parts)
-    r"\band\s+(?!(?:what|how|which|why|does|do|did)\b)(?:[\w.-]+\s+){1,3}?(?:both|each)\b"
+    r"\band\s+(?!(?:what|how|which|why|where|when|whether|does|do|did)\b)(?:[\w.-]+\s+){1,3}?(?:both|each)\b"
     r"|(?:^|[.;:?!]\s+)how do (?:they|their|the two|these|both)\b[^?]*\bcompare\b"
     r"|\b(?:what|how) does each\s+(?:one\s+|of (?:them|the two)\s+)?(?:propose|do|contribute|build"
     r"|use|take|obtain|get|add|address|predict|offer|introduce|report|find|achieve|handle|bring"

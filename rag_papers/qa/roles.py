@@ -43,9 +43,21 @@ _BACKGROUND = re.compile(
     r"|\bis an? (?:important|fundamental|crucial|critical|general|long-standing|promising) (?:task|problem|research problem|alternative|direction)\b"
     r"|\bhas been (?:widely|extensively) (?:studied|used|adopted|explored)\b"
     # a question the abstract asks is its motivation: "This leads us to ask: can we …?"
-    r"|\?[\"'”’)]*$|\bleads? us to ask\b",
+    r"|\?[\"'”’)]*$|\bleads? us to ask\b"
+    # "There is a growing body of work …", "There has been increasing interest in …"
+    r"|^there (?:is|are|has been|have been) (?:a |an )?(?:growing|increasing|rising|renewed|surging)\b",
     re.IGNORECASE,
 )
+# An enumeration's opening word hides how a sentence starts: "First, existing Arabic PLMs are …"
+_OPENING = re.compile(
+    r"^(?:first(?:ly)?|second(?:ly)?|third(?:ly)?|moreover|furthermore|additionally|also|in addition),\s*",
+    re.IGNORECASE,
+)
+
+
+def is_background(sentence: str) -> bool:
+    """It gives the setting or motivation: "Recent works have shown …", "However, existing …"."""
+    return bool(_BACKGROUND.search(_OPENING.sub("", sentence)))
 
 
 # How well the paper's own work does: a comparison won, a result reported, a gain measured.
@@ -66,13 +78,13 @@ _GOAL = re.compile(r"^(?:the|our) (?:goal|aim|objective)\b|\b(?:we aim|aims?) to
 
 def is_contribution(sentence: str) -> bool:
     """It says what the paper does ("we propose", "this paper", "our results show")."""
-    return bool(_CONTRIBUTION.search(sentence)) and not _BACKGROUND.search(sentence)
+    return bool(_CONTRIBUTION.search(sentence)) and not is_background(sentence)
 
 
 def states_result(sentence: str) -> bool:
     """It reports how well the paper's own work does ("outperforms", "experiments show")."""
     return bool(_RESULT.search(sentence)) and not (
-        _BACKGROUND.search(sentence) or _GOAL.search(sentence)
+        is_background(sentence) or _GOAL.search(sentence)
     )
 
 
@@ -106,7 +118,7 @@ def sentence_prior(sentence: str, index: int = 1) -> float:
         prior += CONTRIBUTION_BONUS
     elif index == 0:
         prior -= BACKGROUND_PENALTY
-    if _BACKGROUND.search(sentence):
+    if is_background(sentence):
         prior -= BACKGROUND_PENALTY
     return prior
 
@@ -115,6 +127,7 @@ __all__ = [
     "BACKGROUND_PENALTY",
     "CONTRIBUTION_BONUS",
     "completed",
+    "is_background",
     "is_contribution",
     "sentence_prior",
     "states_result",
