@@ -543,6 +543,43 @@ def test_a_name_no_retrieved_title_carries_gets_a_search_of_its_own() -> None:
     assert add_named_papers("q", found, {}, search) == found
 
 
+def test_a_common_word_in_capitals_is_a_name_its_title_writes_so() -> None:
+    """ "M3I and POINTS both …": the term statistics count every "points", so POINTS is no
+    rare name; it is searched in its clause and found by the title that writes it in capitals."""
+    from rag_papers.qa.expand import add_named_papers
+    from rag_papers.qa.naming import shouted_words
+    from rag_papers.types import RetrievedPaper
+
+    def paper(pid: str, title: str) -> RetrievedPaper:
+        return RetrievedPaper(pid, title, "An abstract.", 0.01)
+
+    asked = "M3I Pre-training and POINTS both rethink pre-training; how do they differ?"
+    assert shouted_words(asked) == {"POINTS": "point"}  # M3I is no word; a name already
+    assert shouted_words("How does RWKV compare with the Transformer?") == {}
+    found = [paper("m", "M3I: All-in-one Pre-training")]
+    queries: list[tuple[str, int]] = []
+
+    def search(query: str, k: int) -> list[RetrievedPaper]:
+        queries.append((query, k))
+        return [paper("c", "Point Cloud Pre-training"), paper("p", "POINTS: A Vision Model")]
+
+    out = add_named_papers(asked, found, {"M3I": "m3i"}, search)
+    assert [p.paper_id for p in out] == ["m", "p"]  # not the paper about points
+    assert queries == [("POINTS both rethink pre-training", 10)]
+
+
+def test_a_compared_name_in_capitals_is_found(sample_pipeline: Pipeline) -> None:
+    ans = sample_pipeline.run(
+        "M3I Pre-training and POINTS both rethink how large vision models are pre-trained; "
+        "how do their approaches differ?"
+    )
+    check_numbering(ans)
+    assert sorted(c.title.split(":")[0] for c in ans.citations) == [
+        "POINTS",
+        "Towards All-in-one Pre-training via Maximizing Multi-modal Mutual Information",
+    ], ans.text
+
+
 def test_a_combination_no_paper_makes_abstains(sample_pipeline: Pipeline) -> None:
     """The sample has MoE papers and state-space papers, none combining them: it used to list
     four MoE papers."""

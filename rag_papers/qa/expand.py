@@ -4,7 +4,8 @@
 cite Medusa; EAGLE's own paper ranks below the cut. Each name of a list question that no
 retrieved title carries gets a search of its own (the name alone: the rest of the question
 pulls back to the first name's neighbours), and the first paper found whose title carries
-the name joins the contexts, after them.
+the name joins the contexts, after them. A common word written in capitals as a name
+("M3I and POINTS both …") is searched too, and its title must write it so.
 """
 
 from __future__ import annotations
@@ -12,14 +13,21 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rag_papers.qa.evidence import content_terms
+from rag_papers.qa.naming import in_title, shouted_words
 from rag_papers.types import RetrievedPaper
 
 NAME_SEARCH_K = 5  # papers each name's own search looks at
+SHOUTED_SEARCH_K = 10  # ... and a common word written in capitals (POINTS), searched in its clause
 
 
 def titled(paper: RetrievedPaper, term: str) -> bool:
     """Does the paper's title carry the stemmed term?"""
     return term in content_terms(paper.title)
+
+
+def shouted_names(question: str, names: dict[str, str]) -> dict[str, str]:
+    """The common words the question writes in capitals as names (POINTS) that `names` lacks."""
+    return {w: t for w, t in shouted_words(question).items() if w not in names}
 
 
 def add_named_papers(
@@ -32,11 +40,20 @@ def add_named_papers(
     best paper of a search for it whose title does. `search(query, k)` retrieves."""
     out = list(contexts)
     have = {p.paper_id for p in out}
-    for word, term in names.items():
-        if any(titled(p, term) for p in out):
+    shouted = shouted_names(question, names)
+    for word, term in {**names, **shouted}.items():
+
+        def carries(paper: RetrievedPaper, word: str = word, term: str = term) -> bool:
+            if word in shouted:  # POINTS as the title writes it, not every "points"
+                return in_title(word, term, paper.title)
+            return titled(paper, term)
+
+        if any(carries(p) for p in out):
             continue
-        for paper in search(word, NAME_SEARCH_K):
-            if paper.paper_id not in have and titled(paper, term):
+        # a common word alone finds its meaning, not the paper: search the clause it opens
+        query = question[question.index(word) :].split(";")[0] if word in shouted else word
+        for paper in search(query, SHOUTED_SEARCH_K if word in shouted else NAME_SEARCH_K):
+            if paper.paper_id not in have and carries(paper):
                 out.append(paper)
                 have.add(paper.paper_id)
                 break

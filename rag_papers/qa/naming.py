@@ -197,6 +197,19 @@ def own_names(names: dict[str, str], papers: Sequence[PaperTerms]) -> dict[str, 
     return {w: t for w, t in names.items() if titled[w] <= TOPIC_TITLES}
 
 
+def shouted_words(asked: str) -> dict[str, str]:
+    """Common words the question writes in capitals as a name ("M3I and POINTS both …"), each
+    with its stemmed term. The term statistics fold case, so they count every "points": such
+    a name is found by how titles write it (`in_title`), not by how rare its term is."""
+    common = _common_words()
+    out = {}
+    for word in re.findall(r"\b[A-Z]{4,}\b", asked):
+        terms = content_terms(word.lower())
+        if terms and word.lower() in common:
+            out[word] = terms[0]
+    return out
+
+
 def in_title(word: str, term: str, title: str) -> bool:
     """Does the title carry the name? A name in capitals must be written so there: the data
     set MIMIC is not the verb "Mimic" of a title."""
@@ -368,7 +381,13 @@ class Names:
             for w, t in self.rare_words(asked).items()
             if not re.search(rf"\b(?:on|in|at)\s+(?:the\s+)?{re.escape(w)}\b", asked)
         }
-        keys = [(q, q) for q in quoted] if quoted else list(own_names(names, usable).items())
+        shouted = {
+            w: t
+            for w, t in shouted_words(asked).items()
+            if w not in names and 0 < sum(in_title(w, t, p.paper.title) for p in usable) <= 2
+        }
+        names = own_names(names, usable) | shouted
+        keys = [(q, q) for q in quoted] if quoted else list(names.items())
         if both and not _COMPARE.search(asked) and len(keys) < 2:
             return []  # "which papers …, and what does each add?" names no two papers
         titles = {t for p in usable for t in content_terms(p.paper.title)}
@@ -380,6 +399,8 @@ class Names:
             title, abstract = p.paper.title, p.paper.abstract
             if quoted:
                 return word in title.lower()
+            if word in shouted:  # POINTS, as the title writes it
+                return in_title(word, term, title)
             if word in whole:
                 return bool(whole_word(word).search(title))
             if term in titles:  # a paper titled with the name is the name's paper
@@ -403,5 +424,6 @@ __all__ = [
     "named_terms",
     "own_names",
     "quantity_terms",
+    "shouted_words",
     "specific_terms",
 ]
