@@ -556,6 +556,7 @@ def test_a_common_word_in_capitals_is_a_name_its_title_writes_so() -> None:
     asked = "M3I Pre-training and POINTS both rethink pre-training; how do they differ?"
     assert shouted_words(asked) == {"POINTS": "point"}  # M3I is no word; a name already
     assert shouted_words("How does RWKV compare with the Transformer?") == {}
+    assert shouted_words("How do PRE and GRAM differ for models such as CLIP?") == {}
     found = [paper("m", "M3I: All-in-one Pre-training")]
     queries: list[tuple[str, int]] = []
 

@@ -205,8 +205,8 @@ def shouted_words(asked: str) -> dict[str, str]:
     out = {}
     for word in re.findall(r"\b[A-Z]{4,}\b", asked):
         terms = content_terms(word.lower())
-        if terms and word.lower() in common:
-            out[word] = terms[0]
+        if terms and word.lower() in common and not mentioned_in_passing(word, asked):
+            out[word] = terms[0]  # not an example: "models such as CLIP"
     return out
 
 
@@ -376,17 +376,17 @@ class Names:
         if not _COMPARE.search(asked) and not both:
             return []
         quoted = [q.lower() for q in _QUOTED.findall(asked)]
-        names = {
-            w: t
-            for w, t in self.rare_words(asked).items()
-            if not re.search(rf"\b(?:on|in|at)\s+(?:the\s+)?{re.escape(w)}\b", asked)
-        }
-        shouted = {
+        rare = self.rare_words(asked)
+        shouted = {  # POINTS: a common word in capitals, titled so in one or two papers
             w: t
             for w, t in shouted_words(asked).items()
-            if w not in names and 0 < sum(in_title(w, t, p.paper.title) for p in usable) <= 2
+            if w not in rare and 0 < sum(in_title(w, t, p.paper.title) for p in usable) <= 2
         }
-        names = own_names(names, usable) | shouted
+        names = {
+            w: t
+            for w, t in (own_names(rare, usable) | shouted).items()
+            if not re.search(rf"\b(?:on|in|at)\s+(?:the\s+)?{re.escape(w)}\b", asked)
+        }
         keys = [(q, q) for q in quoted] if quoted else list(names.items())
         if both and not _COMPARE.search(asked) and len(keys) < 2:
             return []  # "which papers …, and what does each add?" names no two papers
