@@ -556,7 +556,8 @@ def test_a_common_word_in_capitals_is_a_name_its_title_writes_so() -> None:
     asked = "M3I Pre-training and POINTS both rethink pre-training; how do they differ?"
     assert shouted_words(asked) == {"POINTS": "point"}  # M3I is no word; a name already
     assert shouted_words("How does RWKV compare with the Transformer?") == {}
-    assert shouted_words("How do PRE and GRAM differ for models such as CLIP?") == {}
+    example = "How do PRE and GRAM differ for models such as CLIP?"
+    assert shouted_words(example) == {"GRAM": "gram"}  # CLIP is an example
     found = [paper("m", "M3I: All-in-one Pre-training")]
     queries: list[tuple[str, int]] = []
 
