@@ -570,6 +570,43 @@ def test_a_common_word_in_capitals_is_a_name_its_title_writes_so() -> None:
     assert queries == [("POINTS both rethink pre-training", 10)]
 
 
+def test_a_name_the_abstract_brings_is_found_by_its_own_search() -> None:
+    """TGATE's title never says TGATE; its abstract brings it ("a method called TGATE")."""
+    from rag_papers.qa.expand import add_named_papers
+    from rag_papers.qa.mentions import declares
+    from rag_papers.types import RetrievedPaper
+
+    brings = "This yields a simple and training-free method called TGATE for generation."
+    cites = "We compare with TGATE and DeepCache. TGATE caches cross-attention."
+    assert declares("TGATE", brings) and not declares("TGATE", cites)
+    found = [RetrievedPaper("s", "T-Stitch: Accelerating Sampling", "An abstract.", 0.01)]
+    hits = [
+        RetrievedPaper("c", "Caching for Diffusion", cites, 0.01),
+        RetrievedPaper("t", "Cross-Attention Makes Inference Cumbersome", brings, 0.01),
+    ]
+    out = add_named_papers(
+        "T-Stitch and TGATE both speed up sampling; where does each save computation?",
+        found,
+        {"T-Stitch": "tstitch", "TGATE": "tgate"},
+        lambda query, k: hits,
+    )
+    assert [p.paper_id for p in out] == ["s", "t"]
+
+
+def test_a_stated_number_of_papers_is_cited(sample_pipeline: Pipeline) -> None:
+    """ "Two papers …": the second one is cited though it is less close to the question."""
+    ans = sample_pipeline.run(
+        "Two papers build foundation models for radiology: a small open multimodal model with "
+        "an automated factuality metric, and a vision encoder trained without text "
+        "supervision. How do they differ?"
+    )
+    check_numbering(ans)
+    assert [c.title.split(":")[0] for c in ans.citations] == [
+        "Towards a clinically accessible radiology foundation model",
+        "RAD-DINO",
+    ], ans.text
+
+
 def test_a_compared_name_in_capitals_is_found(sample_pipeline: Pipeline) -> None:
     ans = sample_pipeline.run(
         "M3I Pre-training and POINTS both rethink how large vision models are pre-trained; "

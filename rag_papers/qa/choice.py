@@ -51,7 +51,7 @@ class Chooser:
             if other.relevance >= LIST_RATIO * top.relevance:  # described one is the best other
                 compared = sorted([*compared, other], key=lambda p: p.rank)
         if compared:
-            return self.at_most_stated(question, compared)
+            return self.as_stated(question, compared, usable)
         chosen = []
         for p in usable:
             own_name = any(in_title(w, t, p.paper.title) for w, t in names.items())
@@ -64,7 +64,7 @@ class Chooser:
                 )
             ):
                 chosen.append(p)
-        return self.at_most_stated(question, chosen)
+        return self.as_stated(question, chosen, usable)
 
     def lead(self, question: str, papers: list[PaperEvidence], shape: str) -> PaperEvidence:
         """The paper an answer leads with: for a list the most relevant; otherwise the most
@@ -74,14 +74,20 @@ class Chooser:
             return max(papers, key=lambda p: p.relevance)
         return max(self.about_names(question, papers) or papers, key=lambda p: p.lookup_relevance)
 
-    @staticmethod
-    def at_most_stated(question: str, chosen: list[PaperEvidence]) -> list[PaperEvidence]:
-        """ "Two papers …": the two most relevant of the chosen, in retrieval order."""
+    def as_stated(
+        self, question: str, chosen: list[PaperEvidence], usable: list[PaperEvidence]
+    ) -> list[PaperEvidence]:
+        """ "Two papers …": the two most relevant of the chosen, or the chosen and the next most
+        relevant papers with support when fewer were close enough; in retrieval order."""
         count = stated_count(strip_context(question))
-        if count is None or len(chosen) <= count:
+        if count is None or len(chosen) == count:
             return chosen
-        keep = sorted(chosen, key=lambda p: -p.relevance)[:count]
-        return [p for p in chosen if p in keep]
+        if len(chosen) > count:
+            keep = sorted(chosen, key=lambda p: -p.relevance)[:count]
+        else:
+            more = [p for p in usable if p not in chosen and p.raw_best >= self.abstain_threshold]
+            keep = chosen + sorted(more, key=lambda p: -p.relevance)[: count - len(chosen)]
+        return sorted(keep, key=lambda p: p.rank)
 
     def about_names(self, question: str, papers: list[PaperEvidence]) -> list[PaperEvidence]:
         """The papers about what the question names (qa/naming.Names.about)."""

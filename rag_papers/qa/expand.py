@@ -4,7 +4,8 @@
 cite Medusa; EAGLE's own paper ranks below the cut. Each name of a list question that no
 retrieved title carries gets a search of its own (the name alone: the rest of the question
 pulls back to the first name's neighbours), and the first paper found whose title carries
-the name joins the contexts, after them. A common word written in capitals as a name
+the name, or whose abstract brings it ("a training-free method called TGATE"), joins the
+contexts, after them. A common word written in capitals as a name
 ("M3I and POINTS both …") is searched too, and its title must write it so.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rag_papers.qa.evidence import content_terms
+from rag_papers.qa.mentions import declares
 from rag_papers.qa.naming import in_title, shouted_words
 from rag_papers.types import RetrievedPaper
 
@@ -46,7 +48,8 @@ def add_named_papers(
         def carries(paper: RetrievedPaper, word: str = word, term: str = term) -> bool:
             if word in shouted:  # POINTS as the title writes it, not every "points"
                 return in_title(word, term, paper.title)
-            return titled(paper, term)
+            # or brought by name in the abstract: "a training-free method called TGATE"
+            return titled(paper, term) or declares(word, paper.abstract)
 
         if any(carries(p) for p in out):
             continue

@@ -169,6 +169,13 @@ def _declaring(text: str) -> list[str]:
     return out
 
 
+def declares(name: str, abstract: str) -> bool:
+    """Does the abstract bring the name as its own ("a training-free method called TGATE",
+    "we propose Fuyou"), in a sentence that says what the paper brings?"""
+    pattern = whole_word(name)
+    return any(pattern.search(s) for s in _declaring(abstract))
+
+
 def subject_of(name: str, title: str, abstract: str) -> bool:
     """Is the paper about `name` rather than naming it beside its own contribution? True when
     its title carries the name, or the abstract names it where it says what it brings ("we
@@ -183,9 +190,9 @@ def subject_of(name: str, title: str, abstract: str) -> bool:
         return True  # named in other words (spelled out): judged elsewhere
     if mentioned_in_passing(name, abstract):
         return False
-    declaring = _declaring(abstract)
-    if any(pattern.search(s) for s in declaring):
+    if declares(name, abstract):
         return True
+    declaring = _declaring(abstract)
     own = ":" in title and len(title.partition(":")[0].split()) <= 3
     if own or any(_NAMEISH.search(s) for s in declaring):
         return False  # the paper brings something else by name: this one is beside it
