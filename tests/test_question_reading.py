@@ -217,3 +217,19 @@ def test_a_count_said_in_other_words_is_answered(sample_pipeline: Pipeline) -> N
     ]
     assert "three new Arabic BERT-style models" in ans.text
     assert "There is a growing body of work" not in ans.text  # the setting, not the answer
+
+
+def test_a_name_is_found_in_its_other_number(sample_pipeline: Pipeline) -> None:
+    """The stemmer keeps "PDFs" apart from "PDF": a question's PDF is the abstract's PDFs."""
+    from rag_papers.qa.answerability import number_forms
+
+    assert number_forms("pdf") == ("pdf", "pdfs")
+    assert number_forms("pdfs") == ("pdfs", "pdf")
+    ans = sample_pipeline.run(
+        "How is question-answer data generated from PDF files so that a model can give "
+        "farmers advice specific to where they are?"
+    )
+    assert not ans.abstained, ans.text
+    assert [c.title for c in ans.citations] == [
+        "RAG vs Fine-tuning: Pipelines, Tradeoffs, and a Case Study on Agriculture"
+    ]

@@ -26,6 +26,12 @@ if TYPE_CHECKING:
 DENSE_FLOOR = 0.28
 
 
+def number_forms(term: str) -> tuple[str, ...]:
+    """A stemmed name and its other number: the stemmer keeps an acronym's plural apart
+    ("PDFs" -> pdfs, "PDF" -> pdf), so a question's "PDF" is found in an abstract's "PDFs"."""
+    return (term, term[:-1]) if term.endswith("s") else (term, term + "s")
+
+
 class Answerability:
     """Decides whether the retrieved papers answer a question, and says why not."""
 
@@ -57,7 +63,11 @@ class Answerability:
         it names or combining what it combines, no number for the quantity asked."""
         stats = self.evidence.stats
         versions = versioned_names(strip_context(question))  # found by pattern, as below
-        unseen = [word for word, term in specific_terms(question) if stats.df(term) == 0]
+        unseen = [
+            word
+            for word, term in specific_terms(question)
+            if not any(stats.df(t) for t in number_forms(term))
+        ]
         missing = [word for word in unseen if looks_like_name(word) and word not in versions]
         if missing:  # a name the collection never uses: none of its papers is about it
             return f"the collection never mentions {', '.join(missing)}"
