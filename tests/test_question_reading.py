@@ -26,6 +26,13 @@ class FewChunks:
         return 1000
 
 
+def cited_titles(pipeline: Pipeline, question: str) -> tuple[list[str], str]:
+    """The titles an answer cites (it must answer) and its text."""
+    ans = pipeline.run(question)
+    assert not ans.abstained, ans.text
+    return [c.title for c in ans.citations], ans.text
+
+
 MERGING = (
     "How does evolutionary optimization of model merging recipes combine open models, "
     "and what models did it produce?"
@@ -118,15 +125,15 @@ def test_baselines_the_question_also_asks_about_do_not_hide_its_paper(
 ) -> None:
     """The question's own subject is the 24B autorater; GPT-4-0125 and GPT-4o are what the
     paper measures it against, named in passing. One name the paper owns is enough."""
-    ans = sample_pipeline.run(
+    titles, text = cited_titles(
+        sample_pipeline,
         "What RewardBench accuracy does the 24B autorater trained on permissively licensed "
-        "human judgments reach, and what do GPT-4-0125 and GPT-4o score?"
+        "human judgments reach, and what do GPT-4-0125 and GPT-4o score?",
     )
-    assert not ans.abstained, ans.text
-    assert [c.title for c in ans.citations] == [
+    assert titles == [
         "Foundational Autoraters: Taming Large Language Models for Better Automatic Evaluation"
     ]
-    assert "87.8%" in ans.text  # its licence words do not make the sentence boilerplate
+    assert "87.8%" in text  # its licence words do not make the sentence boilerplate
 
 
 def test_a_year_or_a_count_is_no_name() -> None:
@@ -209,14 +216,13 @@ def test_where_each_is_applied_asks_about_one_paper() -> None:
 
 
 def test_a_count_said_in_other_words_is_answered(sample_pipeline: Pipeline) -> None:
-    ans = sample_pipeline.run(ARABIC)
-    assert not ans.abstained, ans.text
-    assert [c.title for c in ans.citations] == [
+    titles, text = cited_titles(sample_pipeline, ARABIC)
+    assert titles == [
         "Revisiting Pre-trained Language Models and their Evaluation for Arabic Natural "
         "Language Understanding"
     ]
-    assert "three new Arabic BERT-style models" in ans.text
-    assert "There is a growing body of work" not in ans.text  # the setting, not the answer
+    assert "three new Arabic BERT-style models" in text
+    assert "There is a growing body of work" not in text  # the setting, not the answer
 
 
 def test_a_name_is_found_in_its_other_number(sample_pipeline: Pipeline) -> None:
@@ -225,11 +231,9 @@ def test_a_name_is_found_in_its_other_number(sample_pipeline: Pipeline) -> None:
 
     assert number_forms("pdf") == ("pdf", "pdfs")
     assert number_forms("pdfs") == ("pdfs", "pdf")
-    ans = sample_pipeline.run(
+    titles, _ = cited_titles(
+        sample_pipeline,
         "How is question-answer data generated from PDF files so that a model can give "
-        "farmers advice specific to where they are?"
+        "farmers advice specific to where they are?",
     )
-    assert not ans.abstained, ans.text
-    assert [c.title for c in ans.citations] == [
-        "RAG vs Fine-tuning: Pipelines, Tradeoffs, and a Case Study on Agriculture"
-    ]
+    assert titles == ["RAG vs Fine-tuning: Pipelines, Tradeoffs, and a Case Study on Agriculture"]
