@@ -80,10 +80,11 @@ SAID_AS = {
     "point": re.compile(r"^[\d.]+%$|^pp$"),
     # "how many times the training length": a multiple, "2.5x the input length"
     "time": re.compile(r"^(?:\d[\d.]*[x×]|fold|\d[\d.]*-fold)$", re.IGNORECASE),
-    # nouns too common to be terms (naming.COUNTED_NOUNS): "two T5-style models"
-    "model": re.compile(r"^models?$", re.IGNORECASE),
-    "paper": re.compile(r"^papers?$", re.IGNORECASE),
 }
+# Nouns the term statistics drop as too common, counted all the same: "how many encoder-decoder
+# models" asks for a number of models (stated as "two T5-style models"), not of "encoder-decoder".
+COUNTED_NOUNS = {"model": "model", "models": "model", "paper": "paper", "papers": "paper"}
+SAID_AS |= {n: re.compile(rf"^{n}s?$", re.IGNORECASE) for n in set(COUNTED_NOUNS.values())}
 
 # A score is stated by its metric's name alone: "a Binary F1 of 93.4", "BLEU of 31.2".
 NAMED_BY_METRIC = frozenset(["score", "point"])

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from rag_papers.qa.evidence import WORD, content_terms, stopwords
 from rag_papers.qa.mentions import (
+    COUNTED_NOUNS,
     asked_kind,
     mentioned_in_passing,
     says_kind,
@@ -122,11 +123,6 @@ _MODIFIER = re.compile(
     r"|oriented|driven|related|type)$",
     re.IGNORECASE,
 )
-
-
-# Nouns the term statistics drop as too common, counted all the same: "how many encoder-decoder
-# models" asks for a number of models (stated as "two T5-style models"), not of "encoder-decoder".
-COUNTED_NOUNS = {"model": "model", "models": "model", "paper": "paper", "papers": "paper"}
 
 
 def noun_of_quantity(word: str) -> bool:
