@@ -223,6 +223,12 @@ def test_a_count_said_in_other_words_is_answered(sample_pipeline: Pipeline) -> N
     ]
     assert "three new Arabic BERT-style models" in text
     assert "There is a growing body of work" not in text  # the setting, not the answer
+    # the name in its other number: the abstract's "PLMs" are the question's "PLM"
+    asked = (
+        "How many new encoder-only and how many encoder-decoder models did the Arabic PLM "
+        "study release?"
+    )
+    assert cited_titles(sample_pipeline, asked)[0] == titles
 
 
 def test_a_name_is_found_in_its_other_number(sample_pipeline: Pipeline) -> None:

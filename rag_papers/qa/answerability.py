@@ -124,8 +124,8 @@ class Answerability:
         """A sentence of this paper states a number for the quantity, and the paper is about
         the thing the question names (if it names one)."""
         names = named_terms(strip_context(question))
-        if names and not set(names) & pe.terms:
-            return False
+        if names and not any(form in pe.terms for n in names for form in number_forms(n)):
+            return False  # "the Arabic PLM study": its abstract says PLMs
         return any(states_quantity(s.sentence, head, question) for s in pe.sentences)
 
 
