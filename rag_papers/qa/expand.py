@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from rag_papers.qa.evidence import content_terms
 from rag_papers.qa.mentions import declares
-from rag_papers.qa.naming import in_title, shouted_words
+from rag_papers.qa.naming import in_title, shouted_names
 from rag_papers.types import RetrievedPaper
 
 NAME_SEARCH_K = 5  # papers each name's own search looks at
@@ -25,11 +25,6 @@ SHOUTED_SEARCH_K = 10  # ... and a common word written in capitals (POINTS), sea
 def titled(paper: RetrievedPaper, term: str) -> bool:
     """Does the paper's title carry the stemmed term?"""
     return term in content_terms(paper.title)
-
-
-def shouted_names(question: str, names: dict[str, str]) -> dict[str, str]:
-    """The common words the question writes in capitals as names (POINTS) that `names` lacks."""
-    return {w: t for w, t in shouted_words(question).items() if w not in names}
 
 
 def add_named_papers(

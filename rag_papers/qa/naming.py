@@ -206,6 +206,11 @@ def shouted_words(asked: str) -> dict[str, str]:
     return out
 
 
+def shouted_names(asked: str, names: dict[str, str]) -> dict[str, str]:
+    """The common words the question writes in capitals as names (POINTS) that `names` lacks."""
+    return {w: t for w, t in shouted_words(asked).items() if w not in names}
+
+
 def in_title(word: str, term: str, title: str) -> bool:
     """Does the title carry the name? A name in capitals must be written so there: the data
     set MIMIC is not the verb "Mimic" of a title."""
@@ -375,8 +380,8 @@ class Names:
         rare = self.rare_words(asked)
         shouted = {  # POINTS: a common word in capitals, titled so in one or two papers
             w: t
-            for w, t in shouted_words(asked).items()
-            if w not in rare and 0 < sum(in_title(w, t, p.paper.title) for p in usable) <= 2
+            for w, t in shouted_names(asked, rare).items()
+            if 0 < sum(in_title(w, t, p.paper.title) for p in usable) <= 2
         }
         names = {
             w: t
@@ -420,6 +425,7 @@ __all__ = [
     "named_terms",
     "own_names",
     "quantity_terms",
+    "shouted_names",
     "shouted_words",
     "specific_terms",
 ]
