@@ -233,7 +233,7 @@ def test_a_count_said_in_other_words_is_answered(sample_pipeline: Pipeline) -> N
 
 def test_a_name_is_found_in_its_other_number(sample_pipeline: Pipeline) -> None:
     """The stemmer keeps "PDFs" apart from "PDF": a question's PDF is the abstract's PDFs."""
-    from rag_papers.qa.answerability import number_forms
+    from rag_papers.qa.naming import number_forms
 
     assert number_forms("pdf") == ("pdf", "pdfs")
     assert number_forms("pdfs") == ("pdfs", "pdf")
@@ -243,3 +243,42 @@ def test_a_name_is_found_in_its_other_number(sample_pipeline: Pipeline) -> None:
         "farmers advice specific to where they are?",
     )
     assert titles == ["RAG vs Fine-tuning: Pipelines, Tradeoffs, and a Case Study on Agriculture"]
+
+
+def test_a_plural_name_in_the_question_finds_the_paper_that_says_it_once(
+    sample_pipeline: Pipeline,
+) -> None:
+    """ "the LLM inference solution for Intel GPUs": the paper that says "Intel GPU" answers,
+    not the one whose title happens to say "GPUs" (both abstracts from the 2024 collection)."""
+    from rag_papers.types import RetrievedPaper
+
+    gpu = RetrievedPaper(
+        "gpu",
+        "Efficient LLM inference solution on Intel GPU",
+        "In this paper, we propose an efficient LLM inference solution with low latency and "
+        "high throughput. We implement our LLM inference solution on Intel GPU and publish it "
+        "publicly. Compared with the standard HuggingFace implementation, the proposed solution "
+        "achieves up to 7x lower token latency and 27x higher throughput for some popular LLMs.",
+        0.033,
+    )
+    mlp = RetrievedPaper(
+        "mlp",
+        "Fully-fused Multi-Layer Perceptrons on Intel Data Center GPUs",
+        "This paper presents a SYCL implementation of Multi-Layer Perceptrons (MLPs), which "
+        "targets and is optimized for the Intel Data Center GPU Max 1550. We show that our "
+        "implementation on the Intel Data Center GPU outperforms the CUDA implementation on "
+        "Nvidia's H100 GPU by a factor up to 2.84 in inference and 1.75 in training.",
+        0.032,
+    )
+    asked = (
+        "How much lower token latency and higher throughput does the LLM inference solution "
+        "for Intel GPUs report against the standard HuggingFace implementation?"
+    )
+    composer = sample_pipeline.composer
+    papers = composer.analyse(asked, [gpu, mlp])
+    assert [pe.paper.paper_id for pe in composer.choice.about_names(asked, papers)] == [
+        "gpu",
+        "mlp",
+    ]
+    text = composer.compose(asked, [gpu, mlp])
+    assert "7x lower token latency" in text and "[1]" in text and "[2]" not in text

@@ -13,7 +13,13 @@ from rag_papers.qa.abstain import (
     unanswered_probability,
 )
 from rag_papers.qa.mentions import combined_sides, states_quantity, versioned_names
-from rag_papers.qa.naming import looks_like_name, named_terms, quantity_terms, specific_terms
+from rag_papers.qa.naming import (
+    looks_like_name,
+    named_terms,
+    number_forms,
+    quantity_terms,
+    specific_terms,
+)
 from rag_papers.qa.paper_evidence import best_dense
 from rag_papers.qa.shape import question_shape, strip_context
 
@@ -24,12 +30,6 @@ if TYPE_CHECKING:
 # Abstain when no retrieved paper's text is this similar (dense cosine) to the question as a
 # whole: the words matched, if any, are a passing mention ("The capital of France is").
 DENSE_FLOOR = 0.28
-
-
-def number_forms(term: str) -> tuple[str, ...]:
-    """A stemmed name and its other number: the stemmer keeps an acronym's plural apart
-    ("PDFs" -> pdfs, "PDF" -> pdf), so a question's "PDF" is found in an abstract's "PDFs"."""
-    return (term, term[:-1]) if term.endswith("s") else (term, term + "s")
 
 
 class Answerability:

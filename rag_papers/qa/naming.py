@@ -211,6 +211,12 @@ def shouted_names(asked: str, names: dict[str, str]) -> dict[str, str]:
     return {w: t for w, t in shouted_words(asked).items() if w not in names}
 
 
+def number_forms(term: str) -> tuple[str, ...]:
+    """A stemmed name and its other number: the stemmer keeps an acronym's plural apart
+    ("PDFs" -> pdfs, "PDF" -> pdf), so a question's "PDF" is found in an abstract's "PDFs"."""
+    return (term, term[:-1]) if term.endswith("s") else (term, term + "s")
+
+
 def in_title(word: str, term: str, title: str) -> bool:
     """Does the title carry the name? A name in capitals must be written so there: the data
     set MIMIC is not the verb "Mimic" of a title."""
@@ -323,7 +329,10 @@ class Names:
             title, abstract = pe.paper.title, pe.paper.abstract
             text = f"{title} {abstract}"
             if (
-                all(t in pe.terms or spelled_out(w, text) for w, t in names.items())
+                all(
+                    any(f in pe.terms for f in number_forms(t)) or spelled_out(w, text)
+                    for w, t in names.items()
+                )
                 and all(v.search(text) for v in versions.values())
                 and not (
                     subjects
@@ -423,6 +432,7 @@ __all__ = [
     "Names",
     "looks_like_name",
     "named_terms",
+    "number_forms",
     "own_names",
     "quantity_terms",
     "shouted_names",
