@@ -14,6 +14,7 @@ from rag_papers.qa.abstain import (
 )
 from rag_papers.qa.mentions import combined_sides, states_quantity, versioned_names
 from rag_papers.qa.naming import (
+    has_term,
     looks_like_name,
     named_terms,
     number_forms,
@@ -124,7 +125,7 @@ class Answerability:
         """A sentence of this paper states a number for the quantity, and the paper is about
         the thing the question names (if it names one)."""
         names = named_terms(strip_context(question))
-        if names and not any(form in pe.terms for n in names for form in number_forms(n)):
+        if names and not any(has_term(pe.terms, n) for n in names):
             return False  # "the Arabic PLM study": its abstract says PLMs
         return any(states_quantity(s.sentence, head, question) for s in pe.sentences)
 

@@ -217,6 +217,11 @@ def number_forms(term: str) -> tuple[str, ...]:
     return (term, term[:-1]) if term.endswith("s") else (term, term + "s")
 
 
+def has_term(terms: set[str] | frozenset[str], term: str) -> bool:
+    """Are a paper's stemmed terms carrying the name in either number (PDF or PDFs)?"""
+    return any(form in terms for form in number_forms(term))
+
+
 def in_title(word: str, term: str, title: str) -> bool:
     """Does the title carry the name? A name in capitals must be written so there: the data
     set MIMIC is not the verb "Mimic" of a title."""
@@ -329,10 +334,7 @@ class Names:
             title, abstract = pe.paper.title, pe.paper.abstract
             text = f"{title} {abstract}"
             if (
-                all(
-                    any(f in pe.terms for f in number_forms(t)) or spelled_out(w, text)
-                    for w, t in names.items()
-                )
+                all(has_term(pe.terms, t) or spelled_out(w, text) for w, t in names.items())
                 and all(v.search(text) for v in versions.values())
                 and not (
                     subjects
@@ -431,6 +433,7 @@ __all__ = [
     "GENERIC_QUANTITIES",
     "Names",
     "looks_like_name",
+    "has_term",
     "named_terms",
     "number_forms",
     "own_names",
