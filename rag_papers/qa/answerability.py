@@ -12,8 +12,15 @@ from rag_papers.qa.abstain import (
     ranks_with_fallback,
     unanswered_probability,
 )
-from rag_papers.qa.mentions import combined_sides, states_quantity, versioned_names
+from rag_papers.qa.evidence import states_number
+from rag_papers.qa.mentions import (
+    combined_sides,
+    mentioned_in_passing,
+    states_quantity,
+    versioned_names,
+)
 from rag_papers.qa.naming import (
+    GENERIC_QUANTITIES,
     has_term,
     looks_like_name,
     named_terms,
@@ -69,7 +76,13 @@ class Answerability:
             for word, term in specific_terms(question)
             if not any(stats.df(t) for t in number_forms(term))
         ]
-        missing = [word for word in unseen if looks_like_name(word) and word not in versions]
+        missing = [  # an example the question gives ("CNNs such as VGG") need not be there
+            word
+            for word in unseen
+            if looks_like_name(word)
+            and word not in versions
+            and not mentioned_in_passing(word, strip_context(question))
+        ]
         if missing:  # a name the collection never uses: none of its papers is about it
             return f"the collection never mentions {', '.join(missing)}"
         texts = [f"{pe.paper.title} {pe.paper.abstract}" for pe in papers]
@@ -103,10 +116,12 @@ class Answerability:
         return None
 
     def names_its_paper(self, question: str, papers: list[PaperEvidence]) -> bool:
-        """It names the paper it asks about by its title: that paper's best sentences answer."""
-        return question_shape(question) != "list" and bool(
-            self.names.titled(strip_context(question), self.choice.about(question, papers))
-        )
+        """It names the paper it asks about by its title: that paper's best sentences answer;
+        or it compares papers it names ("How do DenseMamba and MambaMixer differ?")."""
+        asked = strip_context(question)
+        if question_shape(question) == "list":
+            return len(self.names.compared(asked, papers)) >= 2
+        return bool(self.names.titled(asked, self.choice.about(question, papers)))
 
     def signals(self, question: str, papers: list[PaperEvidence]) -> Signals:
         """What the abstention model reads (qa/abstain.py), for the paper an answer would cite."""
@@ -127,6 +142,9 @@ class Answerability:
         names = named_terms(strip_context(question))
         if names and not any(has_term(pe.terms, n) for n in names):
             return False  # "the Arabic PLM study": its abstract says PLMs
+        if head in GENERIC_QUANTITIES:  # "what numbers does TokenFlow report", "up to what
+            # size was it scaled": any number of its own answers ("14B parameters")
+            return any(states_number(s.sentence, question) for s in pe.sentences)
         return any(states_quantity(s.sentence, head, question) for s in pe.sentences)
 
 

@@ -7,7 +7,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rag_papers.qa.evidence import content_terms, coverage
-from rag_papers.qa.mentions import abbreviated, combined_sides
+from rag_papers.qa.mentions import (
+    abbreviated,
+    brings_name,
+    combined_sides,
+    mentioned_in_passing,
+)
 from rag_papers.qa.naming import Names, in_title, own_names, stated_count
 from rag_papers.qa.shape import question_shape, strip_context
 
@@ -54,7 +59,11 @@ class Chooser:
             return self.as_stated(question, compared, usable)
         chosen = []
         for p in usable:
-            own_name = any(in_title(w, t, p.paper.title) for w, t in names.items())
+            own_name = any(  # "Which papers are built on Baidu's …": Baidu-ULTR's paper too
+                in_title(w, t, p.paper.title)
+                or (brings_name(w, p.paper.abstract) and not mentioned_in_passing(w, asked))
+                for w, t in names.items()
+            )
             if (
                 p is top
                 or own_name

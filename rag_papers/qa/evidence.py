@@ -230,11 +230,16 @@ def content_terms(text: str) -> list[str]:
     return list(dict.fromkeys(_stemmer().stemWords(words)))
 
 
+# A name written with a LaTeX superscript or subscript, "S$^2$", "O$_{2}$": a question writes S2.
+_SCRIPTED = re.compile(r"(?<=\w)\$[\^_]\{?(\w+)\}?\$")
+
+
 def text_terms(text: str) -> set[str]:
     """The terms a passage covers: its content terms, and each two adjacent words joined, as
-    a question may write them ("key phrase" covers "keyphrase", "pre-trained" "pretrained")."""
+    a question may write them ("key phrase" covers "keyphrase", "pre-trained" "pretrained",
+    "S$^2$" covers "S2")."""
     stop = stopwords()
-    words = _TOKEN.findall(text.lower())
+    words = _TOKEN.findall(_SCRIPTED.sub(r"\1", text).lower())
     kept = [w for w in words if w not in stop]
     joined = [
         a + b

@@ -149,6 +149,18 @@ def mentioned_in_passing(name: str, text: str) -> bool:
     return True
 
 
+# A name followed by one of these words describes a kind of thing, it is not what is asked
+# about: "Bradley-Terry style reward models" are reward models of that kind.
+_KIND_OF = re.compile(r"[\s-](?:style|like|based|type|family|inspired)\b", re.IGNORECASE)
+
+
+def named_as_kind(name: str, text: str) -> bool:
+    """Does every mention of the name in the text describe a kind of thing ("BERT-style
+    encoders", "Bradley-Terry style models")? False when the text never mentions it."""
+    found = list(re.finditer(rf"(?<![\w-]){re.escape(name)}(?!\w)", text, re.IGNORECASE))
+    return bool(found) and all(_KIND_OF.match(text, m.end()) for m in found)
+
+
 # A sentence that says what the paper itself brings: "we propose Fuyou", "This paper presents
 # X", "a method called Y".
 _DECLARES = re.compile(
@@ -175,6 +187,19 @@ def declares(name: str, abstract: str) -> bool:
     "we propose Fuyou"), in a sentence that says what the paper brings?"""
     pattern = whole_word(name)
     return any(pattern.search(s) for s in _declaring(abstract))
+
+
+NAMED_OFTEN = 2  # an abstract that brings a name and uses it this often is about it
+
+
+def brings_name(name: str, abstract: str) -> bool:
+    """Does the abstract bring the name, alone or opening a longer one ("we introduce the
+    Baidu-ULTR dataset" for Baidu), and use it NAMED_OFTEN times? A list about that name cites
+    the paper though its title does not carry it."""
+    pattern = re.compile(rf"(?<![\w-]){re.escape(name)}(?!\w)")
+    return len(pattern.findall(abstract)) >= NAMED_OFTEN and any(
+        pattern.search(s) for s in _declaring(abstract)
+    )
 
 
 def subject_of(name: str, title: str, abstract: str) -> bool:

@@ -22,6 +22,7 @@ from rag_papers.qa.mentions import (
     COUNTED_NOUNS,
     asked_kind,
     mentioned_in_passing,
+    named_as_kind,
     says_kind,
     spelled_out,
     subject_of,
@@ -320,7 +321,7 @@ class Names:
             for n in [*names, *versions]
             if any(c.islower() or c.isdigit() for c in n)
             and whole_word(n, flags=0).search(asking)
-            and not mentioned_in_passing(n, asking)
+            and not (mentioned_in_passing(n, asking) or named_as_kind(n, asking))
         ]
         # "How does ZeRO-Infinity partition …": the name the question is about must be the
         # paper's subject, not a system it measures itself against.
