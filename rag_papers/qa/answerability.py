@@ -70,7 +70,8 @@ class Answerability:
         """A reason that needs no weighing: a name the papers never use, no paper about what
         it names or combining what it combines, no number for the quantity asked."""
         stats = self.evidence.stats
-        versions = versioned_names(strip_context(question))  # found by pattern, as below
+        asked = strip_context(question)
+        versions = versioned_names(asked)  # found by pattern, as below
         unseen = [
             word
             for word, term in specific_terms(question)
@@ -81,7 +82,7 @@ class Answerability:
             for word in unseen
             if looks_like_name(word)
             and word not in versions
-            and not mentioned_in_passing(word, strip_context(question))
+            and not mentioned_in_passing(word, asked)
         ]
         if missing:  # a name the collection never uses: none of its papers is about it
             return f"the collection never mentions {', '.join(missing)}"
@@ -93,7 +94,7 @@ class Answerability:
         about = self.choice.about(question, papers)
         if not about:
             return "no retrieved paper names what the question names"
-        sides = combined_sides(strip_context(question)) if shape == "list" else []
+        sides = combined_sides(asked) if shape == "list" else []
         vectors: dict[str, list[float]] = {}
         if sides and not any(self.choice.covers_all(sides, pe, vectors) for pe in papers):
             return f"no retrieved paper combines {' with '.join(sides)}"

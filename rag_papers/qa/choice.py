@@ -57,12 +57,13 @@ class Chooser:
                 compared = sorted([*compared, other], key=lambda p: p.rank)
         if compared:
             return self.as_stated(question, compared, usable)
+        # "Which papers are built on Baidu's …": Baidu-ULTR's paper too, when the question
+        # does not name Baidu in passing
+        asked_about = [w for w in names if not mentioned_in_passing(w, asked)]
         chosen = []
         for p in usable:
-            own_name = any(  # "Which papers are built on Baidu's …": Baidu-ULTR's paper too
-                in_title(w, t, p.paper.title)
-                or (brings_name(w, p.paper.abstract) and not mentioned_in_passing(w, asked))
-                for w, t in names.items()
+            own_name = any(in_title(w, t, p.paper.title) for w, t in names.items()) or any(
+                brings_name(w, p.paper.abstract) for w in asked_about
             )
             if (
                 p is top

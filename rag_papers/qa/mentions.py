@@ -132,6 +132,11 @@ def whole_word(word: str, flags: int = re.IGNORECASE) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w-]){re.escape(word)}(?![\w-])", flags)
 
 
+def opening_word(word: str, flags: int = re.IGNORECASE) -> re.Pattern[str]:
+    """The word alone or opening a longer name ("Baidu" in "Baidu-ULTR"), not inside a word."""
+    return re.compile(rf"(?<![\w-]){re.escape(word)}(?!\w)", flags)
+
+
 def mentioned_in_passing(name: str, text: str) -> bool:
     """Is every mention of the name in the text an example or a point of comparison? False
     when the text never mentions it. `text` is an abstract (a title naming it is not
@@ -157,7 +162,7 @@ _KIND_OF = re.compile(r"[\s-](?:style|like|based|type|family|inspired)\b", re.IG
 def named_as_kind(name: str, text: str) -> bool:
     """Does every mention of the name in the text describe a kind of thing ("BERT-style
     encoders", "Bradley-Terry style models")? False when the text never mentions it."""
-    found = list(re.finditer(rf"(?<![\w-]){re.escape(name)}(?!\w)", text, re.IGNORECASE))
+    found = list(opening_word(name).finditer(text))
     return bool(found) and all(_KIND_OF.match(text, m.end()) for m in found)
 
 
@@ -196,7 +201,7 @@ def brings_name(name: str, abstract: str) -> bool:
     """Does the abstract bring the name, alone or opening a longer one ("we introduce the
     Baidu-ULTR dataset" for Baidu), and use it NAMED_OFTEN times? A list about that name cites
     the paper though its title does not carry it."""
-    pattern = re.compile(rf"(?<![\w-]){re.escape(name)}(?!\w)")
+    pattern = opening_word(name, flags=0)
     return len(pattern.findall(abstract)) >= NAMED_OFTEN and any(
         pattern.search(s) for s in _declaring(abstract)
     )
